@@ -1,0 +1,14 @@
+"""Placeholder: this stage's subcommands are being written (see the open issues)."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's subcommands to the main app."""
+
+    @app.command()
+    def version() -> None:
+        """Print the valuelens version."""
+        from importlib.metadata import version as _v
+
+        print(_v("valuelens"))

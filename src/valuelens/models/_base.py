@@ -1,0 +1,98 @@
+"""The one small interface every model backend implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "error", "unknown"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything that determines a model's answer (and so its cache key).
+
+    Attributes:
+        messages: the chat messages.
+        temperature: sampling temperature.
+        max_tokens: upper bound on generated tokens.
+        json_schema: when set, ask the backend to constrain output to this JSON schema.
+        top_logprobs: when set, return this many top log-probabilities per generated token.
+        seed: sampling seed, where the backend honours one.
+        metadata: caller's bookkeeping (task, variant id, item key). Not sent to the model and
+            not part of the cache key.
+    """
+
+    messages: tuple[Message, ...]
+    temperature: float = 0.2
+    max_tokens: int = 512
+    json_schema: dict[str, Any] | None = None
+    top_logprobs: int | None = None
+    seed: int | None = 0
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token with its log-probability and the top alternatives at that position."""
+
+    token: str
+    logprob: float
+    top: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts reported by the backend."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Response:
+    """A model's answer to one request."""
+
+    text: str
+    logprobs: tuple[TokenLogprob, ...] | None = None
+    usage: Usage = Usage()
+    latency_s: float = 0.0
+    finish_reason: FinishReason = "unknown"
+    raw: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend supports, so tasks can choose a scoring mode."""
+
+    json_schema: bool = False
+    logprobs: bool = False
+    max_top_logprobs: int = 0
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A model that answers requests asynchronously.
+
+    `identity` names what determines its answers (backend kind, model, endpoint) for the cache
+    key; it never contains secrets.
+    """
+
+    @property
+    def identity(self) -> dict[str, str]: ...
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    async def complete(self, request: Request) -> Response: ...
+
+    async def aclose(self) -> None: ...
