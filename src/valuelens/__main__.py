@@ -1,0 +1,5 @@
+"""`python -m valuelens` runs the command line."""
+
+from valuelens.cli import main
+
+main()
