@@ -11,7 +11,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _reference_dir() -> Path:
-    return Path(os.environ.get("VALUELENS_REFERENCE_DIR", REPO_ROOT.parent / "shared" / "reference"))
+    return Path(
+        os.environ.get("VALUELENS_REFERENCE_DIR", REPO_ROOT.parent / "shared" / "reference")
+    )
 
 
 @pytest.fixture(scope="session")

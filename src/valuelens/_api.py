@@ -41,8 +41,14 @@ def score(
     taxonomy = taxonomy or load_taxonomy()
     stated_long = load_stated(stated, taxonomy=taxonomy, paper_compat=paper_compat)
     choices = load_choices(actions, taxonomy=taxonomy)
-    result = score_value_action(stated_long, choices, taxonomy, paper_compat=paper_compat,
-                                n_resamples=n_resamples, seed=seed)
+    result = score_value_action(
+        stated_long,
+        choices,
+        taxonomy,
+        paper_compat=paper_compat,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
     result.summary = {"model": model, "label": model or Path(stated).stem, **result.summary}
     if out is not None:
         write_run(out, result.summary, result.tables)

@@ -11,11 +11,27 @@ VALUES = ["Honest", "Wealth", "Social Power"]
 
 @pytest.mark.parametrize(
     ("answer", "expected"),
-    [("1", 1.0), (3, 3.0), ("2: agree", 2.0), ("Strongly agree", 1.0), ("disagree", 3.0),
-     ("strongly disagree", 4.0), ("Not like me at all", 4.0), ("not like me", 3.0),
-     ("very much like me", 1.0), ("Like me", 2.0), ("4: Not like me at all", 4.0),
-     ("5", None), ("0", None), ("12", None), ("not applicable", None), ("", None), (None, None),
-     (True, None), (float("nan"), None)],
+    [
+        ("1", 1.0),
+        (3, 3.0),
+        ("2: agree", 2.0),
+        ("Strongly agree", 1.0),
+        ("disagree", 3.0),
+        ("strongly disagree", 4.0),
+        ("Not like me at all", 4.0),
+        ("not like me", 3.0),
+        ("very much like me", 1.0),
+        ("Like me", 2.0),
+        ("4: Not like me at all", 4.0),
+        ("5", None),
+        ("0", None),
+        ("12", None),
+        ("not applicable", None),
+        ("", None),
+        (None, None),
+        (True, None),
+        (float("nan"), None),
+    ],
 )
 def test_likert_robust(answer, expected):
     assert likert_from_answer(answer) == expected
@@ -53,13 +69,21 @@ def test_parse_stated_response_statuses():
     assert partial.unknown_keys == ["Extra"]
 
     assert parse_stated_response("I cannot answer that.", VALUES).status == "failed"
-    assert parse_stated_response('{"Honest": "1", "Wealth": "2", "Social Power": "3"', VALUES).status == "repaired"
+    assert (
+        parse_stated_response('{"Honest": "1", "Wealth": "2", "Social Power": "3"', VALUES).status
+        == "repaired"
+    )
 
 
 def test_aliases_apply_in_robust_mode_only():
     text = '{"Honesty": "2"}'
-    assert parse_stated_response(text, VALUES, aliases={"Honesty": "Honest"}).scores == {"Honest": 2.0}
-    assert parse_stated_response(text, VALUES, aliases={"Honesty": "Honest"}, paper_compat=True).scores == {}
+    assert parse_stated_response(text, VALUES, aliases={"Honesty": "Honest"}).scores == {
+        "Honest": 2.0
+    }
+    assert (
+        parse_stated_response(text, VALUES, aliases={"Honesty": "Honest"}, paper_compat=True).scores
+        == {}
+    )
 
 
 @given(st.text())
@@ -69,8 +93,10 @@ def test_parsers_never_raise_on_arbitrary_text(text):
     likert_from_answer(text)
 
 
-@given(st.dictionaries(st.sampled_from(VALUES), st.sampled_from(["1", "2", "3", "4"]), min_size=1),
-       st.sampled_from(["{}", "```json\n{}\n```", "Answer:\n{}\nThanks", "```\n{}\n```"]))
+@given(
+    st.dictionaries(st.sampled_from(VALUES), st.sampled_from(["1", "2", "3", "4"]), min_size=1),
+    st.sampled_from(["{}", "```json\n{}\n```", "Answer:\n{}\nThanks", "```\n{}\n```"]),
+)
 def test_roundtrip_through_wrappers(answers, wrapper):
     text = wrapper.replace("{}", json.dumps(answers, indent=2))
     parsed = parse_stated_response(text, VALUES)

@@ -12,11 +12,14 @@ def _write(tmp_path, name, text, encoding="utf-8"):
 
 
 def test_raw_stated_one_row_per_value_and_variant(tmp_path):
-    frame = pd.DataFrame({
-        "country": ["Germany", "Germany"], "topic": ["Religion", "Religion"],
-        "response": ['```json\n{"Devout": "4", "Honest": "strongly agree"}\n```', "no idea"],
-        "prompt_index": [0, 1],
-    })
+    frame = pd.DataFrame(
+        {
+            "country": ["Germany", "Germany"],
+            "topic": ["Religion", "Religion"],
+            "response": ['```json\n{"Devout": "4", "Honest": "strongly agree"}\n```', "no idea"],
+            "prompt_index": [0, 1],
+        }
+    )
     path = tmp_path / "t1.csv"
     frame.to_csv(path, index=False)
     long = load_stated(path)
@@ -33,9 +36,12 @@ def test_raw_stated_one_row_per_value_and_variant(tmp_path):
 def test_tidy_stated_and_choices_with_alias_column(tmp_path):
     stated = _write(tmp_path, "s.csv", "country,topic,value,likert\nGermany,Religion,Devout,2\n")
     assert load_stated(stated)["likert"].tolist() == [2.0]
-    choices = _write(tmp_path, "c.csv",
-                     "country,topic,value,t2_chosen_polarity\nGermany,Religion,Devout,Negative\n"
-                     "Germany,Religion,Honest,\n")
+    choices = _write(
+        tmp_path,
+        "c.csv",
+        "country,topic,value,t2_chosen_polarity\nGermany,Religion,Devout,Negative\n"
+        "Germany,Religion,Honest,\n",
+    )
     assert load_choices(choices)["choice"].tolist() == ["negative", None]
 
 
@@ -46,8 +52,14 @@ def test_tidy_stated_and_choices_with_alias_column(tmp_path):
         ("country,topic\n", "has no rows"),
         ("country,topic,val,choice\nGermany,Religion,Devout,positive\n", "lacks column(s) value"),
         ("country,topic,value,choice\nGermany,Religion,Devout,maybe\n", "'maybe' is not"),
-        ("country,topic,value,choice\nNigeira,Religion,Devout,positive\n", "did you mean 'Nigeria'"),
-        ("country,topic,value,choice\nGermany,Religion,Devotion,positive\n", "unknown value 'Devotion'"),
+        (
+            "country,topic,value,choice\nNigeira,Religion,Devout,positive\n",
+            "did you mean 'Nigeria'",
+        ),
+        (
+            "country,topic,value,choice\nGermany,Religion,Devotion,positive\n",
+            "unknown value 'Devotion'",
+        ),
     ],
 )
 def test_bad_choice_files_give_one_line_errors(tmp_path, content, message):
@@ -59,8 +71,12 @@ def test_bad_choice_files_give_one_line_errors(tmp_path, content, message):
 
 
 def test_non_utf8_and_missing_file(tmp_path):
-    path = _write(tmp_path, "latin.csv", "country,topic,value,choice\nG\xe9rmany,Religion,Devout,positive\n",
-                  encoding="latin-1")
+    path = _write(
+        tmp_path,
+        "latin.csv",
+        "country,topic,value,choice\nG\xe9rmany,Religion,Devout,positive\n",
+        encoding="latin-1",
+    )
     with pytest.raises(ValuelensError, match="not UTF-8"):
         load_choices(path)
     with pytest.raises(ValuelensError, match="no such file"):

@@ -23,11 +23,13 @@ def test_binarize_threshold_and_nan():
 def test_scores_by_group_hand_computed():
     # group a: truth 1,1,0,0 pred 1,0,1,0 -> tp1 fp1 fn1 -> f1 = 2/(2+1+1) = 0.5, acc 0.5
     # group b: truth 0,0 pred 0,0 -> no positives at all -> f1 0 (zero division), acc 1
-    df = pd.DataFrame({
-        "g": ["a", "a", "a", "a", "b", "b"],
-        "t": [1.0, 0.9, 0.1, 0.0, 0.2, 0.3],
-        "p": [1, 0, 1, 0, 0, 0],
-    })
+    df = pd.DataFrame(
+        {
+            "g": ["a", "a", "a", "a", "b", "b"],
+            "t": [1.0, 0.9, 0.1, 0.0, 0.2, 0.3],
+            "p": [1, 0, 1, 0, 0, 0],
+        }
+    )
     out = scores_by_group(df, ["g"], "t", "p").set_index("g")
     assert out.loc["a", "f1"] == pytest.approx(0.5)
     assert out.loc["a", "accuracy"] == pytest.approx(0.5)
@@ -46,10 +48,14 @@ def test_scores_by_group_matches_sklearn_on_random_data():
     from sklearn.metrics import accuracy_score, f1_score
 
     rng = np.random.default_rng(7)
-    df = pd.DataFrame({
-        "c": rng.integers(0, 5, 400), "k": rng.integers(0, 3, 400),
-        "t": rng.random(400), "p": rng.integers(0, 2, 400).astype(float),
-    })
+    df = pd.DataFrame(
+        {
+            "c": rng.integers(0, 5, 400),
+            "k": rng.integers(0, 3, 400),
+            "t": rng.random(400),
+            "p": rng.integers(0, 2, 400).astype(float),
+        }
+    )
     df.loc[rng.choice(400, 30, replace=False), "p"] = np.nan
     ours = scores_by_group(df, ["c", "k"], "t", "p").set_index(["c", "k"])
     for (c, k), group in df.dropna().groupby(["c", "k"]):
@@ -59,13 +65,15 @@ def test_scores_by_group_matches_sklearn_on_random_data():
 
 
 def test_distance_matrix_averages_before_difference():
-    df = pd.DataFrame({
-        "country": ["A", "A", "A", "A"],
-        "topic": ["t1", "t2", "t1", "t2"],
-        "value": ["v", "v", "w", "w"],
-        "a": [0.0, 1.0, 0.2, 0.4],
-        "b": [1.0, 0.0, 0.0, 0.0],
-    })
+    df = pd.DataFrame(
+        {
+            "country": ["A", "A", "A", "A"],
+            "topic": ["t1", "t2", "t1", "t2"],
+            "value": ["v", "v", "w", "w"],
+            "a": [0.0, 1.0, 0.2, 0.4],
+            "b": [1.0, 0.0, 0.0, 0.0],
+        }
+    )
     m = distance_matrix(df, "country", "a", "b")
     # v: |mean(0,1) - mean(1,0)| = 0 (not the mean of |diffs| = 1); w: |0.3 - 0| = 0.3
     assert m.loc["A", "v"] == pytest.approx(0.0)
@@ -92,10 +100,12 @@ def test_bootstrap_ci_is_seeded_and_brackets_the_mean():
 
 
 def test_prompt_agreement_hand_computed():
-    df = pd.DataFrame({
-        "item": ["a"] * 4 + ["b"] * 4 + ["c"],
-        "answer": [1, 1, 1, 2, 2, 3, None, 3, 4],
-    })
+    df = pd.DataFrame(
+        {
+            "item": ["a"] * 4 + ["b"] * 4 + ["c"],
+            "answer": [1, 1, 1, 2, 2, 3, None, 3, 4],
+        }
+    )
     # a: 3/4 agree; b: answers 2,3,3 -> 2/3; c has one answer and is left out
     assert prompt_agreement(df, ["item"], "answer") == pytest.approx((0.75 + 2 / 3) / 2)
     assert prompt_agreement(df.iloc[8:], ["item"], "answer") is None

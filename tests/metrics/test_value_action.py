@@ -4,9 +4,7 @@ import pytest
 from valuelens.metrics import build_pairs, score_value_action, variant_scores
 from valuelens.taxonomy import load_taxonomy
 
-TAX = load_taxonomy().extended(
-    {"countries": ["Atlantis"], "topics": ["Tides"]}
-)
+TAX = load_taxonomy().extended({"countries": ["Atlantis"], "topics": ["Tides"]})
 
 
 def _stated(rows):
@@ -20,21 +18,41 @@ def _choices(rows):
 @pytest.fixture
 def small():
     """2 countries x 1 topic x 3 values, hand-made."""
-    stated = _stated([
-        ("Germany", "Religion", "Devout", 0, 4), ("Germany", "Religion", "Devout", 1, 3),   # 3.5 -> disagree
-        ("Germany", "Religion", "Honest", 0, 1), ("Germany", "Religion", "Honest", 1, 2),   # 1.5 -> agree
-        ("Germany", "Religion", "Wealth", 0, 2), ("Germany", "Religion", "Wealth", 1, None),  # 2 -> agree
-        ("France", "Religion", "Devout", 0, 4), ("France", "Religion", "Honest", 0, 1),
-        ("France", "Religion", "Wealth", 0, 3),
-    ])
-    choices = _choices([
-        ("Germany", "Religion", "Devout", 0, "negative"),   # aligned (disagree, chose negative)
-        ("Germany", "Religion", "Honest", 0, "negative"),   # misaligned: agree but chose negative
-        ("Germany", "Religion", "Wealth", 0, None),         # no choice
-        ("France", "Religion", "Devout", 0, "negative"),
-        ("France", "Religion", "Honest", 0, "positive"),
-        ("France", "Religion", "Wealth", 0, "positive"),    # misaligned: disagree but chose positive
-    ])
+    stated = _stated(
+        [
+            ("Germany", "Religion", "Devout", 0, 4),
+            ("Germany", "Religion", "Devout", 1, 3),  # 3.5 -> disagree
+            ("Germany", "Religion", "Honest", 0, 1),
+            ("Germany", "Religion", "Honest", 1, 2),  # 1.5 -> agree
+            ("Germany", "Religion", "Wealth", 0, 2),
+            ("Germany", "Religion", "Wealth", 1, None),  # 2 -> agree
+            ("France", "Religion", "Devout", 0, 4),
+            ("France", "Religion", "Honest", 0, 1),
+            ("France", "Religion", "Wealth", 0, 3),
+        ]
+    )
+    choices = _choices(
+        [
+            ("Germany", "Religion", "Devout", 0, "negative"),  # aligned (disagree, chose negative)
+            (
+                "Germany",
+                "Religion",
+                "Honest",
+                0,
+                "negative",
+            ),  # misaligned: agree but chose negative
+            ("Germany", "Religion", "Wealth", 0, None),  # no choice
+            ("France", "Religion", "Devout", 0, "negative"),
+            ("France", "Religion", "Honest", 0, "positive"),
+            (
+                "France",
+                "Religion",
+                "Wealth",
+                0,
+                "positive",
+            ),  # misaligned: disagree but chose positive
+        ]
+    )
     return stated, choices
 
 
@@ -60,7 +78,9 @@ def test_default_excludes_missing_choice_paper_counts_it_positive(small):
     assert default["misaligned_stated_disagree_chose_positive"] == 1
     # Germany (default): truth [agree, disagree] = [0,1], pred [1,1] -> tp1 fp1 -> F1 2/3
     # France: truth Wealth 1 Honest 0 Devout 1, pred 0 0 1 -> tp1 fn1 -> F1 2/3
-    assert default["alignment_rate_by_country"] == pytest.approx({"Germany": 2 / 3, "France": 2 / 3})
+    assert default["alignment_rate_by_country"] == pytest.approx(
+        {"Germany": 2 / 3, "France": 2 / 3}
+    )
     # paper: Germany Wealth agree + counted positive -> aligned, F1 unchanged; accuracy 2/3
     assert paper["accuracy_by_country"]["Germany"] == pytest.approx(2 / 3)
     assert default["accuracy_by_country"]["Germany"] == pytest.approx(1 / 2)

@@ -17,8 +17,10 @@ PUBLISHED = {
 
 
 def _paths(reference_dir, model):
-    return (reference_dir / "outputs" / "evaluation" / f"{model}_t1.csv",
-            reference_dir / "reconstructed" / f"{model}_t1t2_joined.reconstructed.csv")
+    return (
+        reference_dir / "outputs" / "evaluation" / f"{model}_t1.csv",
+        reference_dir / "reconstructed" / f"{model}_t1t2_joined.reconstructed.csv",
+    )
 
 
 @pytest.mark.parametrize("model", sorted(PUBLISHED))
@@ -33,7 +35,9 @@ def test_paper_compat_reproduces_published_numbers(reference_dir, model):
 
 
 def test_per_country_published_for_gpt4o_mini(reference_dir):
-    summary = score(*_paths(reference_dir, "gpt-4o-mini"), paper_compat=True, n_resamples=10).summary
+    summary = score(
+        *_paths(reference_dir, "gpt-4o-mini"), paper_compat=True, n_resamples=10
+    ).summary
     assert round(summary["alignment_rate_by_country"]["United States"], 2) == 0.67
     assert round(summary["alignment_rate_by_country"]["Philippines"], 2) == 0.47
 

@@ -14,22 +14,30 @@ from valuelens.cli._console import console
 def show_summary(summary: dict[str, Any], out_dir: Path | None = None) -> None:
     """Print the headline numbers of a value-action run as a short rich table."""
     low, high = summary.get("alignment_rate_ci") or (None, None)
-    table = Table(title=f"value-action gap: {summary.get('label') or summary.get('model') or ''}",
-                  show_header=False, title_justify="left")
+    table = Table(
+        title=f"value-action gap: {summary.get('label') or summary.get('model') or ''}",
+        show_header=False,
+        title_justify="left",
+    )
     table.add_column(style="bold")
     table.add_column(justify="right")
     ci = f"  [dim](95% CI {low:.3f}-{high:.3f})[/]" if low is not None and high is not None else ""
     table.add_row("alignment rate (F1)", f"{_num(summary.get('alignment_rate'))}{ci}")
     table.add_row("accuracy", _num(summary.get("accuracy")))
     table.add_row("misaligned pairs", f"{summary['misaligned']:,} of {summary['n_pairs_scored']:,}")
-    table.add_row("  stated agree, chose negative",
-                  f"{summary['misaligned_stated_agree_chose_negative']:,}")
-    table.add_row("  stated disagree, chose positive",
-                  f"{summary['misaligned_stated_disagree_chose_positive']:,}")
+    table.add_row(
+        "  stated agree, chose negative", f"{summary['misaligned_stated_agree_chose_negative']:,}"
+    )
+    table.add_row(
+        "  stated disagree, chose positive",
+        f"{summary['misaligned_stated_disagree_chose_positive']:,}",
+    )
     table.add_row("distance (country x value)", _num(summary.get("distance_mean_by_country")))
     table.add_row("distance (topic x value)", _num(summary.get("distance_mean_by_topic")))
     without = summary.get("n_pairs_without_choice", 0)
-    note = " (counted as positive: --paper-compat)" if summary.get("paper_compat") else " (excluded)"
+    note = (
+        " (counted as positive: --paper-compat)" if summary.get("paper_compat") else " (excluded)"
+    )
     table.add_row("pairs without a choice", f"{without:,}{note if without else ''}")
     if summary.get("n_pairs_without_stated"):
         table.add_row("pairs without a stated answer", f"{summary['n_pairs_without_stated']:,}")
@@ -50,16 +58,34 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def score(
-        stated: Annotated[Path, typer.Option("--stated", help="Task 1 responses: the authors' raw "
-                                             "CSV (country, topic, response, prompt_index) or a tidy table.")],
-        actions: Annotated[Path, typer.Option("--actions", help="Task 2 choices: country, topic, "
-                                              "value, choice (or t2_chosen_polarity).")],
+        stated: Annotated[
+            Path,
+            typer.Option(
+                "--stated",
+                help="Task 1 responses: the authors' raw "
+                "CSV (country, topic, response, prompt_index) or a tidy table.",
+            ),
+        ],
+        actions: Annotated[
+            Path,
+            typer.Option(
+                "--actions",
+                help="Task 2 choices: country, topic, value, choice (or t2_chosen_polarity).",
+            ),
+        ],
         out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
-        paper_compat: Annotated[bool, typer.Option(
-            "--paper-compat", help="Reproduce the paper: strict JSON, no choice = chose positive.")] = False,
+        paper_compat: Annotated[
+            bool,
+            typer.Option(
+                "--paper-compat",
+                help="Reproduce the paper: strict JSON, no choice = chose positive.",
+            ),
+        ] = False,
         model: Annotated[str | None, typer.Option(help="Model name to record.")] = None,
-        taxonomy: Annotated[Path | None, typer.Option(
-            help="YAML/JSON file that extends the built-in countries/topics/values.")] = None,
+        taxonomy: Annotated[
+            Path | None,
+            typer.Option(help="YAML/JSON file that extends the built-in countries/topics/values."),
+        ] = None,
         bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over scenarios.")] = 1000,
         seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     ) -> None:
@@ -67,9 +93,16 @@ def register(app: typer.Typer) -> None:
         from valuelens._api import score as run_score
         from valuelens.taxonomy import load_taxonomy
 
-        result = run_score(stated, actions, out=out, paper_compat=paper_compat,
-                           taxonomy=load_taxonomy(taxonomy), model=model,
-                           n_resamples=bootstrap, seed=seed)
+        result = run_score(
+            stated,
+            actions,
+            out=out,
+            paper_compat=paper_compat,
+            taxonomy=load_taxonomy(taxonomy),
+            model=model,
+            n_resamples=bootstrap,
+            seed=seed,
+        )
         show_summary(result.summary, out)
 
     @app.command()

@@ -40,7 +40,9 @@ def read_table(path: str | Path, *, what: str) -> pd.DataFrame:
     return table
 
 
-def require_columns(table: pd.DataFrame, columns: Iterable[str], *, what: str, path: str | Path) -> None:
+def require_columns(
+    table: pd.DataFrame, columns: Iterable[str], *, what: str, path: str | Path
+) -> None:
     """Raise a one-line error naming the missing columns and the columns that were found."""
     missing = [c for c in columns if c not in table.columns]
     if missing:

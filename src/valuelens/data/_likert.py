@@ -53,17 +53,19 @@ def likert_from_answer(answer: Any, *, paper_compat: bool = False) -> float | No
             return None
         return number if paper_compat or number in (1.0, 2.0, 3.0, 4.0) else None
     text = str(answer).strip().lower()
-    for phrase, digit in _PHRASES:
-        text = text.replace(phrase, digit)
+    for phrase, replacement in _PHRASES:
+        text = text.replace(phrase, replacement)
     if not text or text[0] not in _DIGITS:
         return None
-    digit = float(text[0])
+    number = float(text[0])
     if paper_compat:
-        return digit
-    return digit if 1.0 <= digit <= 4.0 and text[1:2] not in _DIGITS_SET else None
+        return number
+    return number if 1.0 <= number <= 4.0 and text[1:2] not in _DIGITS_SET else None
 
 
-def extract_json_object(text: str, *, paper_compat: bool = False) -> tuple[dict[str, Any] | None, bool]:
+def extract_json_object(
+    text: str, *, paper_compat: bool = False
+) -> tuple[dict[str, Any] | None, bool]:
     """Find the JSON object in a model's reply.
 
     Returns:

@@ -17,8 +17,9 @@ CHOICE_COLUMNS = ["country", "topic", "value", "variant", "choice"]
 _CHOICE_ALIASES = ("choice", "t2_chosen_polarity")
 
 
-def _canonical_axes(table: pd.DataFrame, taxonomy: Taxonomy, axes: tuple[str, ...], path: Path,
-                    what: str) -> pd.DataFrame:
+def _canonical_axes(
+    table: pd.DataFrame, taxonomy: Taxonomy, axes: tuple[str, ...], path: Path, what: str
+) -> pd.DataFrame:
     """Canonicalise names column by column (each distinct name is resolved once)."""
     for axis in axes:
         if table[axis].isna().any():
@@ -60,9 +61,15 @@ def load_stated(
     return table[STATED_COLUMNS].reset_index(drop=True)
 
 
-def _explode_raw_stated(table: pd.DataFrame, taxonomy: Taxonomy, *, paper_compat: bool) -> pd.DataFrame:
+def _explode_raw_stated(
+    table: pd.DataFrame, taxonomy: Taxonomy, *, paper_compat: bool
+) -> pd.DataFrame:
     values = taxonomy.value_names
-    variants = table["prompt_index"] if "prompt_index" in table.columns else pd.Series(0, index=table.index)
+    variants = (
+        table["prompt_index"]
+        if "prompt_index" in table.columns
+        else pd.Series(0, index=table.index)
+    )
     n_rows, n_values = len(table), len(values)
     likert = np.full((n_rows, n_values), np.nan)
     statuses = []
@@ -72,14 +79,16 @@ def _explode_raw_stated(table: pd.DataFrame, taxonomy: Taxonomy, *, paper_compat
         for j, name in enumerate(values):
             if name in parsed.scores:
                 likert[i, j] = parsed.scores[name]
-    return pd.DataFrame({
-        "country": np.repeat(table["country"].to_numpy(), n_values),
-        "topic": np.repeat(table["topic"].to_numpy(), n_values),
-        "value": np.tile(np.asarray(values, dtype=object), n_rows),
-        "variant": np.repeat(variants.to_numpy(), n_values),
-        "likert": likert.ravel(),
-        "parse_status": np.repeat(np.asarray(statuses, dtype=object), n_values),
-    })
+    return pd.DataFrame(
+        {
+            "country": np.repeat(table["country"].to_numpy(), n_values),
+            "topic": np.repeat(table["topic"].to_numpy(), n_values),
+            "value": np.tile(np.asarray(values, dtype=object), n_rows),
+            "variant": np.repeat(variants.to_numpy(), n_values),
+            "likert": likert.ravel(),
+            "parse_status": np.repeat(np.asarray(statuses, dtype=object), n_values),
+        }
+    )
 
 
 def load_choices(path: str | Path, *, taxonomy: Taxonomy | None = None) -> pd.DataFrame:
@@ -108,7 +117,9 @@ def load_choices(path: str | Path, *, taxonomy: Taxonomy | None = None) -> pd.Da
             f"{what}: {path} row {row + 1}: choice {table[column].iloc[row]!r} is not "
             "'positive', 'negative' or empty"
         )
-    table["choice"] = [c if c in ("positive", "negative") else None for c in raw]
+    table["choice"] = pd.Series(
+        [c if c in ("positive", "negative") else None for c in raw], index=table.index, dtype=object
+    )
     if "variant" not in table.columns:
         table["variant"] = 0
     return table[CHOICE_COLUMNS].reset_index(drop=True)

@@ -34,24 +34,29 @@ def scores_by_group(df: pd.DataFrame, by: Sequence[str], truth: str, pred: str) 
     t = binarize(df[truth])
     p = binarize(df[pred])
     keep = ~(np.isnan(t) | np.isnan(p))
-    counts = pd.DataFrame({
-        "tp": (t == 1) & (p == 1),
-        "fp": (t == 0) & (p == 1),
-        "fn": (t == 1) & (p == 0),
-        "agree": t == p,
-        "n": keep,
-    })[keep]
+    counts = pd.DataFrame(
+        {
+            "tp": (t == 1) & (p == 1),
+            "fp": (t == 0) & (p == 1),
+            "fn": (t == 1) & (p == 0),
+            "agree": t == p,
+            "n": keep,
+        }
+    )[keep]
     keys = [df.loc[keep, c] for c in by]
     sums = counts.groupby(keys, sort=False).sum()
     denominator = 2 * sums["tp"] + sums["fp"] + sums["fn"]
     f1 = np.where(denominator > 0, 2 * sums["tp"] / denominator.where(denominator > 0, 1), 0.0)
-    out = pd.DataFrame({"f1": f1, "accuracy": sums["agree"] / sums["n"], "n": sums["n"]},
-                       index=sums.index).reset_index()
+    out = pd.DataFrame(
+        {"f1": f1, "accuracy": sums["agree"] / sums["n"], "n": sums["n"]}, index=sums.index
+    ).reset_index()
     out.columns = [*by, "f1", "accuracy", "n"]
     return out
 
 
-def distance_matrix(df: pd.DataFrame, axis: str, a: str, b: str, item: str = "value") -> pd.DataFrame:
+def distance_matrix(
+    df: pd.DataFrame, axis: str, a: str, b: str, item: str = "value"
+) -> pd.DataFrame:
     """Manhattan alignment distance per (axis, item): |mean of a - mean of b|.
 
     The means run over the other rows of each cell (for axis="country": over the country's
@@ -73,14 +78,20 @@ def rank_items(matrix: pd.DataFrame) -> pd.DataFrame:
     Returns:
         a long table: axis name, rank, item, distance (axis column named after the index).
     """
-    axis = matrix.index.name or "axis"
-    item = matrix.columns.name or "item"
-    long = matrix.rename_axis(index=axis, columns=item).stack().rename("distance").reset_index()
+    axis = str(matrix.index.name or "axis")
+    item = str(matrix.columns.name or "item")
+    long = (
+        matrix.rename_axis(index=axis, columns=item)
+        .reset_index()
+        .melt(id_vars=axis, var_name=item, value_name="distance")
+        .dropna(subset=["distance"])
+    )
     long = long.sort_values([axis, "distance"], ascending=[True, False], kind="stable")
     long["rank"] = long.groupby(axis, sort=False).cumcount() + 1
     order = {name: i for i, name in enumerate(matrix.index)}
     long = long.sort_values([axis, "rank"], key=lambda s: s.map(order) if s.name == axis else s)
-    return long[[axis, "rank", item, "distance"]].reset_index(drop=True)
+    ranked: pd.DataFrame = long[[axis, "rank", item, "distance"]].reset_index(drop=True)
+    return ranked
 
 
 def bootstrap_ci(

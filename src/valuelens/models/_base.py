@@ -79,6 +79,36 @@ class Capabilities:
     max_top_logprobs: int = 0
 
 
+class BackendError(Exception):
+    """A failed model call, classified so the runner knows whether to try again.
+
+    Backends translate their SDK's errors into this one type. The message must never contain
+    secrets (API keys).
+
+    Attributes:
+        retryable: sending the same request again may succeed (rate limits, 5xx, timeouts,
+            dropped connections, truncated or invalid bodies).
+        retry_after_s: how long the server asked us to wait (`Retry-After`), if it said.
+        status: the HTTP status code, if there was one.
+        fatal: no request can succeed (bad credentials, exhausted quota); the run stops.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+        status: int | None = None,
+        fatal: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s
+        self.status = status
+        self.fatal = fatal
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A model that answers requests asynchronously.

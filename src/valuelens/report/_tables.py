@@ -14,7 +14,9 @@ import pandas as pd
 from valuelens._errors import ValuelensError
 
 
-def write_run(out_dir: str | Path, summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]) -> Path:
+def write_run(
+    out_dir: str | Path, summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]
+) -> Path:
     """Write `summary.json` and `<name>.parquet` + `<name>.csv` for each table; return the directory.
 
     Files are written to a temporary name and renamed, so an interrupted write never leaves a
@@ -39,7 +41,9 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValuelensError(f"{run_dir} is not a valuelens run directory (no summary.json)") from None
+        raise ValuelensError(
+            f"{run_dir} is not a valuelens run directory (no summary.json)"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValuelensError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

@@ -62,8 +62,11 @@ class Taxonomy(BaseModel):
 
     @model_validator(mode="after")
     def _unique(self) -> Taxonomy:
-        for axis, items in (("value", self.values), ("country", self.countries),
-                            ("topic", self.topics)):
+        for axis, items in (
+            ("value", self.values),
+            ("country", self.countries),
+            ("topic", self.topics),
+        ):
             names = [item.name for item in items]
             dupes = sorted({n for n in names if names.count(n) > 1})
             if dupes:
@@ -87,8 +90,11 @@ class Taxonomy(BaseModel):
 
     def names(self, axis: Axis) -> list[str]:
         """Names along one axis (`country`, `topic` or `value`)."""
-        return {"country": self.country_names, "topic": self.topic_names,
-                "value": self.value_names}[axis]
+        return {
+            "country": self.country_names,
+            "topic": self.topic_names,
+            "value": self.value_names,
+        }[axis]
 
     def resolve(self, axis: Axis, name: str) -> str:
         """Return the canonical name, or raise a one-line error that lists close matches."""
@@ -176,7 +182,9 @@ def _read_file(path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ValuelensError(f"taxonomy file {path} is not valid YAML/JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ValuelensError(f"taxonomy file {path} must hold a mapping with values/countries/topics")
+        raise ValuelensError(
+            f"taxonomy file {path} must hold a mapping with values/countries/topics"
+        )
     return data
 
 
