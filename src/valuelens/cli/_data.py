@@ -1,7 +1,126 @@
-"""Placeholder: this stage's subcommands are being written (see the open issues)."""
+"""`valuelens data`: get the VIA actions and check a VIA file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from valuelens.cli._console import console, err_console
+from valuelens.data._download import (
+    VIA_FILENAME,
+    default_via_path,
+    download_via,
+    via_cache_dir,
+)
+from valuelens.data._via import validate_via
+from valuelens.taxonomy import load_taxonomy
+
+_SUMMARY_ROWS = [
+    ("n_actions", "actions"),
+    ("n_pairs", "pairs"),
+    ("n_complete_pairs", "complete pairs (both sides usable)"),
+    ("n_expected_pairs", "pairs in the full taxonomy grid"),
+    ("n_ok", "parsed as written"),
+    ("n_repaired", "parsed after repair"),
+    ("n_refusals", "refusals"),
+    ("n_parse_failures", "parse failures"),
+    ("n_pairs_with_refusal", "pairs with a refusal"),
+    ("n_duplicate_actions", "duplicate rows"),
+    ("n_missing_polarity", "rows without a valid polarity"),
+]
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's subcommands to the main app."""
+    """Add the `data` command group (download, validate, path) to the main app."""
+    data_app = typer.Typer(
+        name="data",
+        help="Get the VIA action dataset (the authors' release) and check VIA files.",
+        no_args_is_help=True,
+    )
+    data_app.command("download")(download)
+    data_app.command("validate")(validate)
+    data_app.command("path")(path)
+    app.add_typer(data_app, name="data")
+
+
+def download(
+    force: Annotated[
+        bool, typer.Option("--force", help="Download again even if a copy is cached.")
+    ] = False,
+) -> None:
+    """Download the authors' VIA release into the cache (SHA-256 verified)."""
+    cached = default_via_path()
+    if cached is not None and not force:
+        err_console.print("VIA data already downloaded (use --force to fetch it again)")
+        console.print(str(cached), soft_wrap=True, highlight=False)
+        return
+    columns = (
+        TextColumn("downloading VIA"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("download", total=None)
+
+        def report(received: int, total: int | None) -> None:
+            bar.update(task, completed=received, total=total)
+
+        target = download_via(force=force, progress=report)
+    err_console.print("[green]VIA data downloaded and verified[/]")
+    console.print(str(target), soft_wrap=True, highlight=False)
+
+
+def validate(
+    file: Annotated[
+        Path, typer.Argument(help="A VIA file: the release CSV or zip, or a valuelens CSV/Parquet.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    taxonomy: Annotated[
+        Path | None,
+        typer.Option(help="A YAML/JSON file that extends the built-in taxonomy."),
+    ] = None,
+) -> None:
+    """Parse a VIA file and report counts, refusals, parse failures and other issues."""
+    report = validate_via(file, taxonomy=load_taxonomy(taxonomy))
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False))
+        return
+    _print_report(report)
+
+
+def path() -> None:
+    """Print where the downloaded VIA data lives (or would live)."""
+    target = via_cache_dir() / VIA_FILENAME
+    console.print(str(target), soft_wrap=True, highlight=False)
+    if default_via_path() is None:
+        err_console.print("not downloaded yet: run `valuelens data download`")
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    console.print(
+        f"[bold]{report['path']}[/] ({report['format']} format)", soft_wrap=True, highlight=False
+    )
+    table = Table()
+    table.add_column("count")
+    table.add_column("value", justify="right")
+    for key, label in _SUMMARY_ROWS:
+        table.add_row(label, f"{report[key]:,}")
+    console.print(table)
+    if report["issues"]:
+        console.print("[bold]issues[/]")
+        for issue in report["issues"]:
+            console.print(f"  - {issue}", highlight=False)
+    else:
+        console.print("[green]no issues found[/]")

@@ -1,7 +1,258 @@
-"""Placeholder: this stage's subcommands are being written (see the open issues)."""
+"""`valuelens evaluate`, `generate` and `quickstart`: running models through the tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich.table import Table
+
+from valuelens.cli._console import console, err_console
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from valuelens._evaluate import EvaluateConfig
+    from valuelens.runner import Estimate
+
+QUICKSTART_VALUES = "Wealth,Honest,Protecting the Environment,Social Power,Freedom,Devout"
+
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model", "-m", help="embedded | embedded:PATH.gguf | openai:NAME | anthropic:NAME"
+    ),
+]
+BaseUrlOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--base-url", help="API root of an OpenAI-compatible server; repeat to spread the load."
+    ),
+]
+CountriesOpt = Annotated[str | None, typer.Option(help="Comma-separated countries (default all).")]
+TopicsOpt = Annotated[str | None, typer.Option(help="Comma-separated topics (default all).")]
+ValuesOpt = Annotated[str | None, typer.Option(help="Comma-separated values (default all 56).")]
+TempOpt = Annotated[float, typer.Option(help="Sampling temperature (0.2 in the paper).")]
+ConcOpt = Annotated[int, typer.Option(help="Requests in flight at once.")]
+DryOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Print requests, tokens and cost; send nothing.")
+]
+TemplatesOpt = Annotated[Path | None, typer.Option(help="Folder with your own prompt templates.")]
+
+
+def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
+    from valuelens._evaluate import estimate, evaluate
+    from valuelens.cli._score import show_summary
+
+    if dry_run:
+        _show_estimates(estimate(config))
+        return
+    outcome = evaluate(config)
+    if outcome.result is not None:
+        show_summary(outcome.summary, outcome.out)
+    else:
+        console.print(f"wrote responses to {outcome.out} (scoring needs both tasks)")
+    for task in ("stated", "action"):
+        statuses = outcome.summary.get(f"parse_status_{task}")
+        if statuses:
+            text = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+            console.print(f"[dim]Task {1 if task == 'stated' else 2} parse status: {text}[/]")
+    if outcome.report is not None:
+        console.print(f"report: {outcome.report}")
+
+
+def _show_estimates(stages: Sequence[tuple[str, Estimate]]) -> None:
+    table = Table(title="dry run: nothing was sent", title_justify="left")
+    for column in (
+        "stage",
+        "requests",
+        "cached",
+        "to send",
+        "prompt tokens",
+        "max completion",
+        "cost (upper bound)",
+    ):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for stage, est in stages:
+        cost = est.cost_usd
+        table.add_row(
+            stage,
+            f"{est.n_requests:,}",
+            f"{est.n_cached:,}",
+            f"{est.n_to_send:,}",
+            f"{est.prompt_tokens:,}",
+            f"{est.completion_tokens:,}",
+            "unknown" if cost is None else f"${cost:,.2f}",
+        )
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's subcommands to the main app."""
+    """Add `evaluate`, `generate` and `quickstart` to the main app."""
+
+    @app.command()
+    def evaluate(
+        out: Annotated[Path, typer.Option(help="Run directory (results, cache, report).")],
+        model: ModelOpt = "embedded",
+        base_url: BaseUrlOpt = None,
+        via: Annotated[
+            Path | None, typer.Option(help="VIA file (default: the cached official release).")
+        ] = None,
+        generate: Annotated[
+            str,
+            typer.Option(
+                help="auto: generate actions when no VIA file is available; always; never."
+            ),
+        ] = "auto",
+        countries: CountriesOpt = None,
+        topics: TopicsOpt = None,
+        values: ValuesOpt = None,
+        tasks: Annotated[str, typer.Option(help="stated, action or both.")] = "stated,action",
+        variants: Annotated[
+            str,
+            typer.Option(
+                help="Task 2 prompt variants: one id (the paper used 5), a list, or 'all'."
+            ),
+        ] = "5",
+        stated_variants: Annotated[
+            str, typer.Option(help="Task 1 prompt variants (default all eight, as in the paper).")
+        ] = "all",
+        scoring: Annotated[
+            str, typer.Option(help="generate (JSON answers) or logprob.")
+        ] = "generate",
+        temperature: TempOpt = 0.2,
+        concurrency: ConcOpt = 8,
+        rpm: Annotated[float | None, typer.Option(help="Requests per minute limit.")] = None,
+        templates: TemplatesOpt = None,
+        store: Annotated[
+            Path | None, typer.Option(help="SQLite cache (default OUT/cache.sqlite).")
+        ] = None,
+        taxonomy: Annotated[
+            Path | None, typer.Option(help="Extra countries/topics/values.")
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Sampling and bootstrap seed.")] = 0,
+        no_report: Annotated[bool, typer.Option("--no-report", help="Skip report.html.")] = False,
+        dry_run: DryOpt = False,
+    ) -> None:
+        """Evaluate a model: Task 1 (stated values), Task 2 (actions), the gap, and a report.
+
+        Rerunning the same command resumes: finished requests come from the cache.
+        """
+        from valuelens._evaluate import EvaluateConfig
+
+        config = EvaluateConfig(
+            out=out,
+            model=model,
+            base_urls=tuple(base_url or ()),
+            via=via,
+            generate=_choice(generate, ("auto", "always", "never"), "--generate"),  # type: ignore[arg-type]
+            countries=countries,
+            topics=topics,
+            values=values,
+            tasks=_task_names(tasks),
+            stated_variants=stated_variants,
+            action_variants=variants,
+            scoring=_choice(scoring, ("generate", "logprob"), "--scoring"),  # type: ignore[arg-type]
+            temperature=temperature,
+            concurrency=concurrency,
+            requests_per_minute=rpm,
+            templates=templates,
+            store=store,
+            taxonomy=taxonomy,
+            seed=seed,
+            report=not no_report,
+        )
+        _run_evaluation(config, dry_run)
+
+    @app.command()
+    def quickstart(
+        out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/quickstart"),
+        model: ModelOpt = "embedded",
+        countries: CountriesOpt = "United States",
+        topics: TopicsOpt = "Environment",
+        values: ValuesOpt = QUICKSTART_VALUES,
+        variants: Annotated[str, typer.Option(help="Task 2 prompt variants.")] = "all",
+        scoring: Annotated[str, typer.Option(help="generate or logprob.")] = "generate",
+    ) -> None:
+        """The whole pipeline on a small slice, offline on the embedded model by default.
+
+        Uses the official VIA actions when they are cached, and otherwise generates them with the
+        model first; then Task 1 (all 8 variants), Task 2, scoring and the HTML report.
+        """
+        from valuelens._evaluate import EvaluateConfig
+
+        err_console.print(
+            f"[bold]valuelens quickstart[/]: {model} on {countries} x {topics}, "
+            f"{len(values.split(',')) if values else 56} values"
+        )
+        config = EvaluateConfig(
+            out=out,
+            model=model,
+            countries=countries,
+            topics=topics,
+            values=values,
+            action_variants=variants,
+            stated_variants="all",
+            scoring=_choice(scoring, ("generate", "logprob"), "--scoring"),  # type: ignore[arg-type]
+            concurrency=2 if model.startswith("embedded") else 8,
+        )
+        _run_evaluation(config, dry_run=False)
+
+    @app.command("generate")
+    def generate_actions(
+        out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
+        model: ModelOpt = "embedded",
+        base_url: BaseUrlOpt = None,
+        countries: CountriesOpt = None,
+        topics: TopicsOpt = None,
+        values: ValuesOpt = None,
+        variants: Annotated[
+            str, typer.Option(help="Generation prompt variants (default 0).")
+        ] = "0",
+        temperature: TempOpt = 0.2,
+        concurrency: ConcOpt = 8,
+        templates: TemplatesOpt = None,
+        store: Annotated[
+            Path | None, typer.Option(help="SQLite cache (default next to OUT).")
+        ] = None,
+        dry_run: DryOpt = False,
+    ) -> None:
+        """Generate value-informed actions (both polarities) in the VIA table format."""
+        from valuelens._evaluate import generate_actions
+        from valuelens.runner import Estimate
+
+        result = generate_actions(
+            out,
+            model=model,
+            base_urls=tuple(base_url or ()),
+            countries=countries,
+            topics=topics,
+            values=values,
+            variants=variants,
+            temperature=temperature,
+            concurrency=concurrency,
+            templates=templates,
+            store=store,
+            dry_run=dry_run,
+        )
+        if isinstance(result, Estimate):
+            _show_estimates([("generate", result)])
+            return
+        statuses = result["parse_status"].value_counts().to_dict()
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+        console.print(f"wrote {len(result):,} actions to {out} ({counts})")
+
+
+def _task_names(text: str) -> tuple[Literal["stated", "action"], ...]:
+    names = [_choice(t, ("stated", "action"), "--tasks") for t in text.split(",") if t.strip()]
+    return tuple("stated" if name == "stated" else "action" for name in names)
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    from valuelens._errors import ValuelensError
+
+    cleaned = value.strip().lower()
+    if cleaned not in allowed:
+        raise ValuelensError(f"{option} takes {' or '.join(allowed)}, not {value!r}")
+    return cleaned

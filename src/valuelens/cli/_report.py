@@ -1,7 +1,47 @@
-"""Placeholder: this stage's subcommands are being written (see the open issues)."""
+"""`valuelens report`: one self-contained HTML page (and optional paper figures) from run folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from valuelens.cli._console import console
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's subcommands to the main app."""
+    """Add `report` to the main app."""
+
+    @app.command()
+    def report(
+        run_dirs: Annotated[
+            list[Path],
+            typer.Argument(
+                help="Run directories from `valuelens score`, `evaluate` or `compass score`.",
+                show_default=False,
+            ),
+        ],
+        out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path(
+            "report.html"
+        ),
+        figures: Annotated[
+            Path | None,
+            typer.Option(
+                "--figures", help="Also write every figure as PNG and SVG in this folder."
+            ),
+        ] = None,
+        title: Annotated[str | None, typer.Option(help="Page title.")] = None,
+    ) -> None:
+        """Write an offline HTML report: headline numbers, heatmaps, rankings, comparison, items.
+
+        Example: valuelens report runs/gpt-4o-mini runs/llama --out report.html --figures figs
+        """
+        from valuelens.report._html import render_report
+
+        path = render_report(run_dirs, out, figures_dir=figures, title=title)
+        size = path.stat().st_size / 1_000_000
+        console.print(f"wrote [bold]{path}[/] ({size:.1f} MB, {len(run_dirs)} run(s))")
+        if figures is not None:
+            count = len(list(figures.rglob("*.png")))
+            console.print(f"wrote {count} figures as PNG and SVG under [bold]{figures}[/]")

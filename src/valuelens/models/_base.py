@@ -77,6 +77,8 @@ class Capabilities:
     json_schema: bool = False
     logprobs: bool = False
     max_top_logprobs: int = 0
+    # Requests the backend can work on at once (e.g. llama.cpp slots); None: no limit of its own.
+    max_concurrency: int | None = None
 
 
 class BackendError(Exception):

@@ -1,0 +1,437 @@
+"""`evaluate`: one model through generation (when needed), Task 1, Task 2, scoring and report.
+
+This module only wires the stages together; each stage lives in its own package (data, tasks,
+runner, metrics, report) and can be used on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+from valuelens._errors import ValuelensError
+from valuelens.data._download import default_via_path
+from valuelens.data._via import load_via
+from valuelens.metrics import ValueActionResult, score_value_action, variant_scores
+from valuelens.models import Backend, Request, load_backend
+from valuelens.prompts import TemplateSet, load_templates
+from valuelens.report import write_run
+from valuelens.runner import Estimate, Runner, RunResult, Store
+from valuelens.tasks import Scoring, action_task, generate_task, stated_task
+from valuelens.taxonomy import Taxonomy, load_taxonomy
+
+Task = Literal["stated", "action"]
+GenerateMode = Literal["auto", "always", "never"]
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """Everything `valuelens evaluate` needs; the CLI options map one to one onto these fields.
+
+    Attributes:
+        out: the run directory.
+        model: model spec (`embedded`, `embedded:PATH`, `openai:NAME`, `anthropic:NAME`).
+        base_urls: API roots for `openai`/`anthropic` models; several spread the load.
+        via: a VIA file; default: the cached official release.
+        generate: `auto` generates the actions with the evaluated model when no VIA file is
+            available, `always` generates them even then, `never` requires a VIA file.
+        countries: comma-separated names (None: all); likewise `topics` and `values`.
+        tasks: which tasks to run; scoring needs both.
+        stated_variants: Task 1 prompt variants (default all eight, as in the paper).
+        action_variants: Task 2 prompt variants (default 5, the paper's full run).
+        scoring: `generate` (parse JSON answers) or `logprob` (read option probabilities).
+        temperature: sampling temperature (0.2 in the paper).
+        concurrency: requests in flight at once.
+        requests_per_minute: optional rate limit.
+        max_reasks: how often Task 1 asks again for values missing from an answer.
+        templates: a folder with the user's own prompt templates.
+        store: the SQLite cache (default: `out/cache.sqlite`).
+        taxonomy: a YAML/JSON file that extends the built-in taxonomy.
+        seed: sampling seed and bootstrap seed.
+        progress: show progress bars.
+        report: write `report.html` into the run directory.
+    """
+
+    out: Path
+    model: str = "embedded"
+    base_urls: tuple[str, ...] = ()
+    via: Path | None = None
+    generate: GenerateMode = "auto"
+    countries: str | None = None
+    topics: str | None = None
+    values: str | None = None
+    tasks: tuple[Task, ...] = ("stated", "action")
+    stated_variants: str = "all"
+    action_variants: str = "5"
+    scoring: Scoring = "generate"
+    temperature: float = 0.2
+    concurrency: int = 8
+    requests_per_minute: float | None = None
+    max_reasks: int = 1
+    templates: Path | None = None
+    store: Path | None = None
+    taxonomy: Path | None = None
+    seed: int = 0
+    progress: bool = True
+    report: bool = True
+
+
+@dataclass
+class EvaluateOutcome:
+    """What an evaluation produced: the scores (None when only one task ran) and its tables."""
+
+    out: Path
+    summary: dict[str, Any]
+    result: ValueActionResult | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    report: Path | None = None
+
+
+@dataclass
+class _Plan:
+    taxonomy: Taxonomy
+    countries: list[str]
+    topics: list[str]
+    values: list[str]
+    templates: TemplateSet | None
+    via_path: Path | None
+
+
+def evaluate(config: EvaluateConfig) -> EvaluateOutcome:
+    """Run an evaluation to the end and write the run directory (see `EvaluateConfig`)."""
+    return asyncio.run(evaluate_async(config))
+
+
+async def evaluate_async(config: EvaluateConfig) -> EvaluateOutcome:
+    """`evaluate` for code that already runs an event loop (e.g. Jupyter)."""
+    plan = _plan(config)
+    backend = load_backend(config.model, base_urls=config.base_urls)
+    try:
+        runner = _runner(config, backend)
+        actions, source = await _actions(config, plan, runner)
+        return await _run_tasks(config, plan, runner, backend, actions, source)
+    finally:
+        await backend.aclose()
+
+
+def estimate(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
+    """A dry run: requests, tokens and cost per stage; nothing is sent.
+
+    Task 2 needs the actions; when they would be generated first, its estimate counts one
+    request per pair and variant with the prompt size of a typical pair.
+    """
+    plan = _plan(config)
+    backend = load_backend(config.model, base_urls=config.base_urls)
+    runner = _runner(config, backend)
+    stages: list[tuple[str, Estimate]] = []
+    actions = _load_actions(config, plan)
+    if actions is None and "action" in config.tasks:
+        gen = generate_task(templates=plan.templates, taxonomy=plan.taxonomy, seed=config.seed)
+        stages.append(
+            (
+                "generate",
+                runner.estimate(gen.build_requests(plan.countries, plan.topics, plan.values)),
+            )
+        )
+    if "stated" in config.tasks:
+        stages.append(
+            (
+                "stated",
+                runner.estimate(
+                    _stated_task(config, plan).build_requests(
+                        plan.countries, plan.topics, plan.values
+                    )
+                ),
+            )
+        )
+    if "action" in config.tasks:
+        task = _action_task(config, plan)
+        stages.append(
+            (
+                "action",
+                runner.estimate(
+                    task.build_requests(
+                        actions if actions is not None else _placeholder_actions(plan)
+                    )
+                ),
+            )
+        )
+    return stages
+
+
+def _plan(config: EvaluateConfig) -> _Plan:
+    taxonomy = load_taxonomy(config.taxonomy)
+    unknown = set(config.tasks) - {"stated", "action"}
+    if unknown or not config.tasks:
+        raise ValuelensError(
+            f"--tasks takes stated and/or action, not {', '.join(sorted(unknown))}"
+        )
+    return _Plan(
+        taxonomy=taxonomy,
+        countries=taxonomy.resolve_many("country", config.countries),
+        topics=taxonomy.resolve_many("topic", config.topics),
+        values=taxonomy.resolve_many("value", config.values),
+        templates=load_templates(config.templates) if config.templates else None,
+        via_path=config.via or default_via_path(),
+    )
+
+
+def _runner(config: EvaluateConfig, backend: Backend) -> Runner:
+    store = Store(config.store or config.out / "cache.sqlite")
+    return Runner(
+        backend,
+        store,
+        concurrency=config.concurrency,
+        requests_per_minute=config.requests_per_minute,
+        progress=config.progress,
+    )
+
+
+def _stated_task(config: EvaluateConfig, plan: _Plan) -> Any:
+    return stated_task(
+        variants=config.stated_variants,
+        scoring=config.scoring,
+        templates=plan.templates,
+        taxonomy=plan.taxonomy,
+        temperature=config.temperature,
+        seed=config.seed,
+        max_reasks=config.max_reasks,
+    )
+
+
+def _action_task(config: EvaluateConfig, plan: _Plan) -> Any:
+    return action_task(
+        variants=config.action_variants,
+        scoring=config.scoring,
+        templates=plan.templates,
+        taxonomy=plan.taxonomy,
+        temperature=config.temperature,
+        seed=config.seed,
+    )
+
+
+def _load_actions(config: EvaluateConfig, plan: _Plan) -> pd.DataFrame | None:
+    """The selected VIA rows, or None when they must be generated."""
+    if config.generate == "always" or "action" not in config.tasks:
+        return None
+    if plan.via_path is None:
+        if config.generate == "never":
+            raise ValuelensError(
+                "no VIA data: run `valuelens data download`, pass --via PATH, "
+                "or allow --generate auto to generate the actions with the model"
+            )
+        return None
+    actions = load_via(plan.via_path, taxonomy=plan.taxonomy)
+    selected = actions[
+        actions["country"].isin(plan.countries)
+        & actions["topic"].isin(plan.topics)
+        & actions["value"].isin(plan.values)
+    ]
+    if selected.empty:
+        raise ValuelensError(
+            f"{plan.via_path} has no actions for the selected countries, topics and values"
+        )
+    return selected.reset_index(drop=True)
+
+
+async def _actions(
+    config: EvaluateConfig, plan: _Plan, runner: Runner
+) -> tuple[pd.DataFrame | None, str]:
+    actions = _load_actions(config, plan)
+    if actions is not None:
+        return actions, str(plan.via_path)
+    if "action" not in config.tasks:
+        return None, ""
+    task = generate_task(
+        templates=plan.templates,
+        taxonomy=plan.taxonomy,
+        temperature=config.temperature,
+        seed=config.seed,
+    )
+    results = await runner.run(task.build_requests(plan.countries, plan.topics, plan.values))
+    return task.to_frame(task.parse_many(results)), f"generated by {config.model}"
+
+
+def _placeholder_actions(plan: _Plan) -> pd.DataFrame:
+    """Stand-in actions of typical length, only to size a dry run before generation."""
+    text = "I " + "take a concrete step in my community that shows what I care about " * 2
+    rows: list[dict[str, object]] = [
+        {
+            "country": c,
+            "topic": t,
+            "value": v,
+            "polarity": p,
+            "action": text.strip(),
+            "attributions": [],
+            "explanation": None,
+            "raw": "",
+            "parse_status": "ok",
+        }
+        for c in plan.countries
+        for t in plan.topics
+        for v in plan.values
+        for p in ("positive", "negative")
+    ]
+    return pd.DataFrame(rows)
+
+
+async def _run_tasks(
+    config: EvaluateConfig,
+    plan: _Plan,
+    runner: Runner,
+    backend: Backend,
+    actions: pd.DataFrame | None,
+    source: str,
+) -> EvaluateOutcome:
+    tables: dict[str, pd.DataFrame] = {}
+    if actions is not None:
+        tables["actions"] = actions
+    if "stated" in config.tasks:
+        task = _stated_task(config, plan)
+        records = task.parse_many(
+            await runner.run(task.build_requests(plan.countries, plan.topics, plan.values))
+        )
+        reasks = task.reask_requests(records)
+        while reasks:
+            new = task.parse_many(await runner.run(reasks))
+            records += new
+            reasks = task.reask_requests(records)
+        tables["responses_stated"] = task.to_frame(records)
+    if "action" in config.tasks and actions is not None:
+        task = _action_task(config, plan)
+        task.check_backend(backend.capabilities)
+        requests: Sequence[Request] = task.build_requests(actions)
+        results: list[RunResult] = await runner.run(requests)
+        tables["responses_action"] = task.to_frame(task.parse_many(results))
+    return _finish(config, plan, runner, tables, source)
+
+
+def _finish(
+    config: EvaluateConfig,
+    plan: _Plan,
+    runner: Runner,
+    tables: dict[str, pd.DataFrame],
+    source: str,
+) -> EvaluateOutcome:
+    summary: dict[str, Any] = {
+        "model": config.model,
+        "label": config.model.split(":", 1)[-1] or config.model,
+        "valuelens_version": version("valuelens"),
+        "actions_source": source,
+        "scoring": config.scoring,
+        "temperature": config.temperature,
+        "stated_variants": config.stated_variants,
+        "action_variants": config.action_variants,
+        "templates": str(config.templates) if config.templates else "built-in",
+        "usage": {
+            "prompt_tokens": runner.stats.prompt_tokens,
+            "completion_tokens": runner.stats.completion_tokens,
+            "cost_usd": runner.stats.cost_usd,
+            "requests_sent": runner.stats.n_sent,
+            "requests_cached": runner.stats.n_cached,
+            "requests_failed": runner.stats.n_failed,
+        },
+    }
+    for name in ("responses_stated", "responses_action"):
+        if name in tables:
+            counts = tables[name]["parse_status"].value_counts()
+            summary[f"parse_status_{name.removeprefix('responses_')}"] = {
+                str(k): int(v) for k, v in counts.items()
+            }
+    result = None
+    if {"responses_stated", "responses_action"} <= tables.keys():
+        stated, choices = tables["responses_stated"], tables["responses_action"]
+        result = score_value_action(stated, choices, plan.taxonomy, seed=config.seed)
+        summary = {**summary, **result.summary, "model": config.model, "label": summary["label"]}
+        tables = {
+            **result.tables,
+            **tables,
+            "variants": variant_scores(stated, choices, plan.taxonomy),
+        }
+    else:
+        summary["kind"] = "value-action-responses"
+    write_run(config.out, summary, _storable(tables))
+    report = _write_report(config) if config.report and result is not None else None
+    return EvaluateOutcome(config.out, summary, result, tables, report)
+
+
+def _storable(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Tuples (e.g. probabilities) become lists so Parquet and CSV both take them."""
+    fixed = {}
+    for name, table in tables.items():
+        table = table.copy()
+        for column in table.columns:
+            if table[column].map(lambda x: isinstance(x, tuple)).any():
+                table[column] = table[column].map(lambda x: list(x) if isinstance(x, tuple) else x)
+        fixed[name] = table
+    return fixed
+
+
+def _write_report(config: EvaluateConfig) -> Path | None:
+    try:
+        from valuelens.report import render_report  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    path: Path = render_report([config.out], config.out / "report.html")
+    return path
+
+
+def generate_actions(
+    out: Path,
+    *,
+    model: str = "embedded",
+    base_urls: tuple[str, ...] = (),
+    countries: str | None = None,
+    topics: str | None = None,
+    values: str | None = None,
+    variants: str = "0",
+    temperature: float = 0.2,
+    concurrency: int = 8,
+    templates: Path | None = None,
+    store: Path | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+) -> pd.DataFrame | Estimate:
+    """Generate VIA-style actions for both polarities and write them as a table.
+
+    The table has the columns of `valuelens.data.load_via` (plus validation flags), so it can be
+    passed to `evaluate --via` directly. With `dry_run`, returns the estimate instead.
+    """
+    taxonomy = load_taxonomy()
+    task = generate_task(
+        variants=variants,
+        templates=load_templates(templates) if templates else None,
+        taxonomy=taxonomy,
+        temperature=temperature,
+    )
+    requests = task.build_requests(countries, topics, values)
+    backend = load_backend(model, base_urls=base_urls)
+    runner = Runner(
+        backend,
+        Store(store or out.with_name(out.stem + ".cache.sqlite")),
+        concurrency=concurrency,
+        progress=progress,
+    )
+    if dry_run:
+        return runner.estimate(requests)
+
+    async def _go() -> list[RunResult]:
+        try:
+            return await runner.run(requests)
+        finally:
+            await backend.aclose()
+
+    frame: pd.DataFrame = task.to_frame(task.parse_many(asyncio.run(_go())))
+    table = _storable({"actions": frame})["actions"]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        table.to_parquet(out, index=False)
+    else:
+        table.to_csv(out, index=False)
+    return frame

@@ -1,0 +1,95 @@
+"""Prompt templates as data: Jinja2 files, eight variants per task, in our own wording.
+
+The built-in files live in `valuelens/prompts/templates/`. A user's folder with the same layout
+(for example the authors' exact prompts) replaces them with `load_templates(folder)`:
+
+    generate/variant_0.jinja ... variant_7.jinja      generation of VIA actions
+    stated/variant_0.jinja ... variant_7.jinja        Task 1, all values in one JSON answer
+    stated/digit.jinja                                Task 1, one value, one-digit answer
+    action/variant_0.jinja ... variant_7.jinja        Task 2, JSON answer
+    action/digit.jinja                                Task 2, one-digit answer
+
+Other files in the folder (for example `_parts.jinja` with macros) may be imported or included
+by name, e.g. `{% import "stated/_parts.jinja" as parts %}`. Undefined variables are errors, and a
+user's templates run in Jinja's sandbox. The rendered text, with trailing spaces and runs of blank
+lines removed (`tidy_text`), is the user message.
+
+Variables every template receives:
+    country (str), topic (str)
+    variant (mapping): the variant's id and design factors (the fields of `GenerateVariant`,
+        `StatedVariant` or `ActionVariant`), e.g. `variant.framing == "portrait"`.
+A value is a mapping with `name`, `definition` and `type` (its motivational type).
+
+generate/variant_N:
+    value, polarity ("positive": the action expresses the value; "negative": it goes against
+    it), max_words (int, the length limit of the action).
+stated/variant_N:
+    values (list of values, in taxonomy order), value_names (list of str, the JSON keys).
+stated/digit:
+    value (the one value asked about).
+action/variant_N and action/digit:
+    value, option1, option2 (the two action texts; which polarity is Option 1 is set by the
+    variant, `variant.option1_polarity`, so user templates stay counterbalanced).
+
+Variant design (ids 0-7 in the authors' layout):
+    generate: wording = plain instruction (0, 1, 4, 5) or role play (2, 3, 6, 7); task before
+        format (even) or format first (odd); chat ending (0-3) or completion ending (4-7).
+    stated: survey framing, 1 strongly agree .. 4 strongly disagree (0, 1, 4, 5) or portrait
+        framing, 1 very much like me .. 4 not like me at all (2, 3, 6, 7); values before options
+        (even) or options first (odd); chat ending (0-3) or "The answer is:" (4-7).
+    action: wording 0 (0-3) or 1 (4-7); the negative action is Option 1 in 0, 1, 4, 5 and
+        Option 2 in 2, 3, 6, 7; odd variants ask for an explanation.
+
+Example:
+    >>> from valuelens.prompts import STATED_VARIANTS, load_templates
+    >>> templates = load_templates()
+    >>> text = templates.render("stated", "variant_0", {
+    ...     "country": "Canada", "topic": "Environment",
+    ...     "variant": STATED_VARIANTS[0].as_context(),
+    ...     "values": [{"name": "Honest", "definition": "genuine, sincere", "type": "Benevolence"}],
+    ...     "value_names": ["Honest"]})
+    >>> "1 = strongly agree" in text
+    True
+"""
+
+from valuelens.prompts._templates import (
+    DIGIT_TEMPLATE,
+    REQUIRED_TEMPLATES,
+    TemplateSet,
+    load_templates,
+    variant_template,
+)
+from valuelens.prompts._variants import (
+    ACTION_VARIANTS,
+    DEFAULT_VARIANTS,
+    GENERATE_VARIANTS,
+    N_VARIANTS,
+    STATED_VARIANTS,
+    TASK_NAMES,
+    ActionVariant,
+    GenerateVariant,
+    Polarity,
+    StatedVariant,
+    TaskName,
+    select_variants,
+)
+
+__all__ = [
+    "ACTION_VARIANTS",
+    "DEFAULT_VARIANTS",
+    "DIGIT_TEMPLATE",
+    "GENERATE_VARIANTS",
+    "N_VARIANTS",
+    "REQUIRED_TEMPLATES",
+    "STATED_VARIANTS",
+    "TASK_NAMES",
+    "ActionVariant",
+    "GenerateVariant",
+    "Polarity",
+    "StatedVariant",
+    "TaskName",
+    "TemplateSet",
+    "load_templates",
+    "select_variants",
+    "variant_template",
+]

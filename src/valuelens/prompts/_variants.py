@@ -1,0 +1,148 @@
+"""The prompt variants of each task: what sets variant N apart from the others.
+
+The layout follows the papers so that a user's own template folder (for example the authors'
+exact prompts) lines up with ours variant by variant: within each task, variants 4-7 repeat
+0-3 with one factor changed, and the first two of every four share a wording or framing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from valuelens._errors import ValuelensError
+
+TaskName = Literal["generate", "stated", "action"]
+TASK_NAMES: tuple[TaskName, ...] = ("generate", "stated", "action")
+Polarity = Literal["positive", "negative"]
+Ending = Literal["chat", "completion"]
+N_VARIANTS = 8
+
+
+@dataclass(frozen=True)
+class GenerateVariant:
+    """A generation prompt: wording (0 plain instruction, 1 role play), component order, ending."""
+
+    id: int
+    wording: int
+    order: Literal["task_first", "format_first"]
+    ending: Ending
+
+    def as_context(self) -> dict[str, Any]:
+        """The variant as the `variant` template variable."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class StatedVariant:
+    """A Task 1 prompt: survey or portrait framing, values or options first, chat or completion."""
+
+    id: int
+    framing: Literal["survey", "portrait"]
+    order: Literal["values_first", "options_first"]
+    ending: Ending
+
+    def as_context(self) -> dict[str, Any]:
+        """The variant as the `variant` template variable."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ActionVariant:
+    """A Task 2 prompt: wording (0 or 1), which action is Option 1, and whether to explain."""
+
+    id: int
+    wording: int
+    option1_polarity: Polarity
+    explanation: bool
+
+    def as_context(self) -> dict[str, Any]:
+        """The variant as the `variant` template variable."""
+        return asdict(self)
+
+
+def _ending(variant_id: int) -> Ending:
+    return "chat" if variant_id < 4 else "completion"
+
+
+GENERATE_VARIANTS: tuple[GenerateVariant, ...] = tuple(
+    GenerateVariant(
+        id=i,
+        wording=(i % 4) // 2,
+        order="task_first" if i % 2 == 0 else "format_first",
+        ending=_ending(i),
+    )
+    for i in range(N_VARIANTS)
+)
+STATED_VARIANTS: tuple[StatedVariant, ...] = tuple(
+    StatedVariant(
+        id=i,
+        framing="survey" if i % 4 < 2 else "portrait",
+        order="values_first" if i % 2 == 0 else "options_first",
+        ending=_ending(i),
+    )
+    for i in range(N_VARIANTS)
+)
+# As in the authors' robustness study: the negative action is Option 1 in variants 0, 1, 4 and 5
+# and Option 2 in 2, 3, 6 and 7, so over all eight each side leads exactly four times, and odd
+# variants ask for an explanation.
+ACTION_VARIANTS: tuple[ActionVariant, ...] = tuple(
+    ActionVariant(
+        id=i,
+        wording=i // 4,
+        option1_polarity="negative" if i % 4 < 2 else "positive",
+        explanation=i % 2 == 1,
+    )
+    for i in range(N_VARIANTS)
+)
+
+# The variant each task uses when none is chosen: generation and Task 2 used one variant for the
+# full data in the paper (Task 2: variant 5), Task 1 used all eight.
+DEFAULT_VARIANTS: dict[TaskName, tuple[int, ...]] = {
+    "generate": (0,),
+    "stated": tuple(range(N_VARIANTS)),
+    "action": (5,),
+}
+
+
+def select_variants(spec: str | int | Iterable[int] | None, task: TaskName) -> tuple[int, ...]:
+    """Turn a user's variant choice into sorted, distinct variant ids.
+
+    Args:
+        spec: one id (`5` or `"5"`), a comma-separated string (`"0,2"`), a list of ids, `"all"`,
+            or None for the task's default (`DEFAULT_VARIANTS`).
+        task: the task the variants belong to (only used for the default).
+
+    Returns:
+        The chosen ids in increasing order.
+
+    Raises:
+        ValuelensError: an id that is not a whole number from 0 to 7, or an empty choice.
+    """
+    if spec is None:
+        return DEFAULT_VARIANTS[task]
+    if isinstance(spec, str):
+        if spec.strip().lower() == "all":
+            return tuple(range(N_VARIANTS))
+        items: list[object] = [part.strip() for part in spec.split(",") if part.strip()]
+    elif isinstance(spec, int):
+        items = [spec]
+    else:
+        items = list(spec)
+    ids = sorted({_variant_id(item) for item in items})
+    if not ids:
+        raise ValuelensError(
+            "no prompt variant chosen; give an id 0-7, a list such as 0,2 or 'all'"
+        )
+    return tuple(ids)
+
+
+def _variant_id(item: object) -> int:
+    text = str(item).strip()
+    if isinstance(item, bool) or not text.isdigit() or int(text) >= N_VARIANTS:
+        raise ValuelensError(
+            f"unknown prompt variant {text!r}; "
+            f"choose 0-{N_VARIANTS - 1}, a list such as 0,2 or 'all'"
+        )
+    return int(text)

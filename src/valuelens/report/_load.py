@@ -1,0 +1,293 @@
+"""Reading run directories (`summary.json` plus tables) into typed values for the report.
+
+A value-action run comes from `valuelens score` or `valuelens evaluate`; a compass run from
+`valuelens compass score`. Only `summary.json` and the core table of each kind are required;
+every other table is optional and the report leaves out the sections it would feed.
+
+Example:
+    >>> runs = load_runs([Path("runs/gpt-4o-mini"), Path("runs/llama")])  # doctest: +SKIP
+    >>> runs[0].label, len(runs[0].pairs)  # doctest: +SKIP
+    ('gpt-4o-mini', 7392)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow  # type: ignore[import-untyped]
+
+from valuelens._errors import ValuelensError
+
+VALUE_ACTION = "value-action"
+COMPASS = "compass"
+
+
+@dataclass(frozen=True)
+class ValueActionRun:
+    """One value-action run: Task 1 statements against Task 2 choices."""
+
+    path: Path
+    label: str
+    summary: dict[str, Any]
+    pairs: pd.DataFrame
+    distance_country: pd.DataFrame
+    distance_topic: pd.DataFrame
+    scenarios: pd.DataFrame | None = None
+    variants: pd.DataFrame | None = None
+    responses_stated: pd.DataFrame | None = None
+    responses_action: pd.DataFrame | None = None
+    actions: pd.DataFrame | None = None
+
+    @property
+    def kind(self) -> str:
+        """The run kind as written in `summary.json`."""
+        return VALUE_ACTION
+
+    @property
+    def has_items(self) -> bool:
+        """Whether item-level data (from `valuelens evaluate`) is present."""
+        return self.responses_stated is not None or self.responses_action is not None
+
+    @property
+    def countries(self) -> list[str]:
+        """Countries in the order of the run's tables (the taxonomy order)."""
+        return _ordered(self.pairs["country"])
+
+    @property
+    def topics(self) -> list[str]:
+        """Topics in the order of the run's tables."""
+        return _ordered(self.pairs["topic"])
+
+    @property
+    def values(self) -> list[str]:
+        """Values in the order of the run's tables."""
+        return _ordered(self.pairs["value"])
+
+
+@dataclass(frozen=True)
+class CompassRun:
+    """One ValueCompass run: human survey answers against one model's answers."""
+
+    path: Path
+    label: str
+    summary: dict[str, Any]
+    cells: pd.DataFrame | None
+    cell_scores: pd.DataFrame | None
+    distance_country: pd.DataFrame | None
+    distance_scenario: pd.DataFrame | None
+
+    @property
+    def kind(self) -> str:
+        """The run kind as written in `summary.json`."""
+        return COMPASS
+
+
+Run = ValueActionRun | CompassRun
+
+# Compass tables are written by another stage; accept the spellings it may reasonably use.
+_COMPASS_ALIASES = {
+    "scenario": ("scenario", "topic"),
+    "human": ("human", "human_score", "human_mean", "human_normalized", "human_value"),
+    "model": ("model", "llm", "model_score", "llm_score", "model_normalized", "llm_normalized"),
+    "alignment_rate": ("alignment_rate", "f1"),
+}
+
+
+def load_runs(paths: Sequence[Path]) -> list[Run]:
+    """Load several run directories; labels are made unique so the report can tell runs apart.
+
+    Raises:
+        ValuelensError: when no directory is given or one cannot be read.
+    """
+    if not paths:
+        raise ValuelensError("give at least one run directory")
+    runs = [load_run(Path(p)) for p in paths]
+    seen: dict[str, int] = {}
+    unique: list[Run] = []
+    for run in runs:
+        count = seen.get(run.label, 0)
+        seen[run.label] = count + 1
+        if count:
+            run = _relabel(run, f"{run.label} ({run.path.name or count + 1})")
+        unique.append(run)
+    return unique
+
+
+def load_run(path: Path) -> Run:
+    """Load one run directory written by `valuelens score`, `evaluate` or `compass score`.
+
+    Raises:
+        ValuelensError: when the directory, its summary or a required table is missing or broken.
+    """
+    if not path.is_dir():
+        raise ValuelensError(f"run directory {path} does not exist")
+    summary = _read_summary(path)
+    kind = summary.get("kind", VALUE_ACTION)
+    label = str(summary.get("label") or summary.get("model") or path.name)
+    if kind == VALUE_ACTION:
+        return _load_value_action(path, label, summary)
+    if kind == COMPASS:
+        return _load_compass(path, label, summary)
+    raise ValuelensError(f"{path}/summary.json: unknown run kind {kind!r}")
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    file = path / "summary.json"
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValuelensError(f"{path} is not a run directory (no summary.json)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValuelensError(f"cannot read {file}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValuelensError(f"{file} must hold a JSON object")
+    return data
+
+
+def _read_table(path: Path, name: str, *, required: bool = False) -> pd.DataFrame | None:
+    """Read NAME.parquet (preferred, typed) or NAME.csv; None when neither exists."""
+    parquet, csv = path / f"{name}.parquet", path / f"{name}.csv"
+    try:
+        if parquet.is_file():
+            return pd.read_parquet(parquet)
+        if csv.is_file():
+            return pd.read_csv(csv, keep_default_na=True)
+    except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValuelensError(f"cannot read table {name!r} in {path}: {first_line}") from None
+    if required:
+        raise ValuelensError(f"{path} has no {name}.parquet or {name}.csv table")
+    return None
+
+
+def _require(table: pd.DataFrame, columns: Sequence[str], path: Path, name: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValuelensError(f"table {name!r} in {path} lacks column(s): {', '.join(missing)}")
+
+
+def _load_value_action(path: Path, label: str, summary: dict[str, Any]) -> ValueActionRun:
+    pairs = _read_table(path, "pairs", required=True)
+    assert pairs is not None
+    _require(pairs, ["country", "topic", "value", "stated", "chosen"], path, "pairs")
+    pairs = _complete_pairs(pairs)
+    distance_country = _read_table(path, "distance_country")
+    distance_topic = _read_table(path, "distance_topic")
+    return ValueActionRun(
+        path=path,
+        label=label,
+        summary=summary,
+        pairs=pairs,
+        distance_country=_distance_table(distance_country, pairs, "country", path),
+        distance_topic=_distance_table(distance_topic, pairs, "topic", path),
+        scenarios=_read_table(path, "scenarios"),
+        variants=_read_table(path, "variants"),
+        responses_stated=_read_table(path, "responses_stated"),
+        responses_action=_read_table(path, "responses_action"),
+        actions=_read_table(path, "actions"),
+    )
+
+
+def _complete_pairs(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Fill derivable columns that an older or hand-made pairs table may lack."""
+    pairs = pairs.copy()
+    for column in ("country", "topic", "value"):
+        pairs[column] = pairs[column].astype(str)
+    for column in ("stated", "chosen"):
+        pairs[column] = pd.to_numeric(pairs[column], errors="coerce")
+    stated_bin = np.where(pairs["stated"].isna(), np.nan, (pairs["stated"] >= 0.5).astype(float))
+    chosen_bin = np.where(pairs["chosen"].isna(), np.nan, (pairs["chosen"] >= 0.5).astype(float))
+    if "misaligned" not in pairs.columns:
+        pairs["misaligned"] = np.where(
+            np.isnan(stated_bin) | np.isnan(chosen_bin), np.nan, (stated_bin != chosen_bin) * 1.0
+        )
+    pairs["misaligned"] = pd.to_numeric(pairs["misaligned"], errors="coerce")
+    if "direction" not in pairs.columns:
+        misaligned = pairs["misaligned"].to_numpy() == 1
+        pairs["direction"] = np.where(
+            misaligned & (stated_bin == 0),
+            "stated_agree_chose_negative",
+            np.where(misaligned & (stated_bin == 1), "stated_disagree_chose_positive", ""),
+        )
+    pairs["direction"] = pairs["direction"].fillna("").astype(str)
+    return pairs
+
+
+def _distance_table(
+    table: pd.DataFrame | None, pairs: pd.DataFrame, axis: str, path: Path
+) -> pd.DataFrame:
+    """Use the run's distance table, or derive it from the pairs (mean over the other axis)."""
+    if table is not None:
+        _require(table, [axis, "value", "distance"], path, f"distance_{axis}")
+        table = table.copy()
+        table[axis] = table[axis].astype(str)
+        table["value"] = table["value"].astype(str)
+        return table
+    means = pairs.groupby([axis, "value"], sort=False)[["stated", "chosen"]].mean().reset_index()
+    means["distance"] = (means["stated"] - means["chosen"]).abs()
+    means["rank"] = means.groupby(axis, sort=False)["distance"].rank(
+        ascending=False, method="first"
+    )
+    return means
+
+
+def _load_compass(path: Path, label: str, summary: dict[str, Any]) -> CompassRun:
+    cells = _canonical_compass(_read_table(path, "cells"))
+    distance_country = _canonical_compass(_read_table(path, "distance_country"))
+    distance_scenario = _canonical_compass(_read_table(path, "distance_scenario"))
+    if cells is not None and {"human", "model", "value"} <= set(cells.columns):
+        if distance_country is None and "country" in cells.columns:
+            distance_country = _compass_distance(cells, "country")
+        if distance_scenario is None and "scenario" in cells.columns:
+            distance_scenario = _compass_distance(cells, "scenario")
+    return CompassRun(
+        path=path,
+        label=label,
+        summary=summary,
+        cells=cells,
+        cell_scores=_canonical_compass(_read_table(path, "cell_scores")),
+        distance_country=distance_country,
+        distance_scenario=distance_scenario,
+    )
+
+
+def _canonical_compass(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    if table is None:
+        return None
+    renames: dict[str, str] = {}
+    for canonical, aliases in _COMPASS_ALIASES.items():
+        if canonical in table.columns:
+            continue
+        found = next((a for a in aliases if a in table.columns), None)
+        if found is not None:
+            renames[found] = canonical
+    table = table.rename(columns=renames)
+    for column in ("country", "scenario", "value"):
+        if column in table.columns:
+            table[column] = table[column].astype(str)
+    return table
+
+
+def _compass_distance(cells: pd.DataFrame, axis: str) -> pd.DataFrame:
+    means = cells.groupby([axis, "value"], sort=False)[["human", "model"]].mean().reset_index()
+    means["distance"] = (means["human"] - means["model"]).abs()
+    means["rank"] = means.groupby(axis, sort=False)["distance"].rank(
+        ascending=False, method="first"
+    )
+    return means
+
+
+def _ordered(column: pd.Series) -> list[str]:
+    return [str(x) for x in pd.unique(column.astype(str))]
+
+
+def _relabel(run: Run, label: str) -> Run:
+    if isinstance(run, ValueActionRun):
+        return ValueActionRun(**{**run.__dict__, "label": label})
+    return CompassRun(**{**run.__dict__, "label": label})

@@ -1,0 +1,391 @@
+"""The runner: send many requests concurrently, skip finished ones, retry, and store every outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+from valuelens._errors import ValuelensError
+from valuelens.models import Backend, BackendError, Request, Response
+from valuelens.models._common import redact
+from valuelens.runner._keys import _digest, canonical_request, request_key
+from valuelens.runner._prices import Estimate, PriceTable, build_estimate, estimate_prompt_tokens
+from valuelens.runner._progress import ProgressDisplay
+from valuelens.runner._store import Row, Store, response_to_json
+
+# Beyond this a server's Retry-After is treated as "not today": the request is recorded as failed.
+MAX_RETRY_AFTER_S = 600.0
+_PROGRESS_INTERVAL_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The outcome of one request.
+
+    Attributes:
+        key: the store key (see `request_key`).
+        request: the request, as given.
+        response: the answer, or None if the request failed.
+        error: why it failed (after retries), or None.
+        cached: the answer came from the store; nothing was sent.
+        attempts: calls made in this run (0 when cached).
+    """
+
+    key: str
+    request: Request
+    response: Response | None
+    error: str | None
+    cached: bool
+    attempts: int
+
+    @property
+    def ok(self) -> bool:
+        """Whether there is a response."""
+        return self.response is not None
+
+
+@dataclass
+class RunStats:
+    """Totals of the last run (tokens and cost count only requests sent in that run)."""
+
+    n_requests: int = 0
+    n_cached: int = 0
+    n_sent: int = 0
+    n_failed: int = 0
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0
+    elapsed_s: float = 0.0
+
+
+class _Fatal(Exception):
+    """A backend error that no request can get past (e.g. a rejected API key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    response: Response | None
+    error: str | None
+    attempts: int
+
+    def result(self, key: str, request: Request) -> RunResult:
+        return RunResult(key, request, self.response, self.error, False, self.attempts)
+
+
+@dataclass(frozen=True)
+class _Limiter:
+    """A leaky bucket counting requests, or estimated tokens per request."""
+
+    bucket: Any  # aiolimiter.AsyncLimiter, imported only when limits are set
+    by_tokens: bool
+
+    async def acquire(self, request: Request) -> None:
+        amount = 1
+        if self.by_tokens:
+            amount = min(estimate_prompt_tokens(request) + request.max_tokens, self.bucket.max_rate)
+        await self.bucket.acquire(amount)
+
+
+class _StoreWriter:
+    """Batches rows finished in the same event-loop turn into one commit.
+
+    `add` returns a future that resolves once the row is committed. Workers wait for it before
+    taking their next request, so at any moment at most `concurrency` requests have been sent
+    without their result being on disk: that is all a SIGKILL can lose.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._rows: list[Row] = []
+        self._committed: asyncio.Future[None] | None = None
+
+    def add(self, row: Row) -> asyncio.Future[None]:
+        self._rows.append(row)
+        if self._committed is None:
+            loop = asyncio.get_running_loop()
+            self._committed = loop.create_future()
+            loop.call_soon(self.flush)
+        return self._committed
+
+    def flush(self) -> None:
+        rows, committed = self._rows, self._committed
+        self._rows, self._committed = [], None
+        try:
+            if rows:
+                self._store.write_rows(rows)
+        except Exception as error:
+            if committed is not None and not committed.done():
+                committed.set_exception(ValuelensError(f"cannot write to the store: {error}"))
+            return
+        if committed is not None and not committed.done():
+            committed.set_result(None)
+
+
+@dataclass
+class _Batch:
+    """One call of `Runner.run`: its requests, what is left to send, and what came back."""
+
+    requests: Sequence[Request]
+    keys: list[str]
+    canonical: list[str]
+    pending: Iterator[int]  # shared by all workers; each takes the next index
+    writer: _StoreWriter
+    outcomes: dict[str, _Outcome] = field(default_factory=dict)
+
+
+class Runner:
+    """Sends requests to one backend with bounded concurrency, a store, and retries.
+
+    Finished requests are read from the store instead of sent; every new outcome (success or
+    failure after retries) is committed as it arrives. Identical requests in one call are sent
+    once. Per-request failures never raise: they come back as results with an `error`.
+
+    Example:
+        >>> store = Store("runs/cache.sqlite")
+        >>> runner = Runner(load_backend("embedded"), store, concurrency=4)
+        >>> print(runner.estimate(requests).summary())
+        >>> results = await runner.run(requests)  # or runner.run_sync(requests)
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        store: Store,
+        *,
+        concurrency: int = 8,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        max_retries: int = 6,
+        timeout_s: float | None = 120.0,
+        progress: bool = True,
+        price_table: PriceTable | str | PathLike[str] | Mapping[str, Any] | None = None,
+        backoff_s: float = 0.5,
+        max_backoff_s: float = 30.0,
+        description: str | None = None,
+    ) -> None:
+        """Configure a runner.
+
+        Args:
+            backend: the model.
+            store: where outcomes are kept (and finished ones found).
+            concurrency: requests in flight at once (capped at what the backend can work on
+                at once, e.g. the embedded model's slots, so waiting in its queue never counts
+                against `timeout_s`).
+            requests_per_minute: optional cap on requests sent per minute (retries count).
+            tokens_per_minute: optional cap on estimated prompt plus maximum completion tokens.
+            max_retries: retries after the first attempt before a request is recorded as failed.
+            timeout_s: limit for one attempt; None for no limit.
+            progress: show a progress bar on stderr when it is a terminal.
+            price_table: a `PriceTable`, or a file/mapping that overrides the built-in prices.
+            backoff_s: first retry delay; it doubles per retry (with jitter) up to
+                `max_backoff_s`, unless the server sent `Retry-After`.
+            max_backoff_s: the longest delay between retries.
+            description: label of the progress bar (the model by default).
+
+        Raises:
+            ValuelensError: for settings that cannot work (e.g. `concurrency` < 1).
+        """
+        if concurrency < 1:
+            raise ValuelensError(f"concurrency must be at least 1, not {concurrency}")
+        if max_retries < 0:
+            raise ValuelensError(f"max_retries cannot be negative ({max_retries})")
+        for name, limit in (("requests", requests_per_minute), ("tokens", tokens_per_minute)):
+            if limit is not None and limit <= 0:
+                raise ValuelensError(f"{name} per minute must be positive, not {limit}")
+        self._backend = backend
+        self._store = store
+        backend_limit = backend.capabilities.max_concurrency
+        self._concurrency = min(concurrency, backend_limit or concurrency)
+        self._rpm = requests_per_minute
+        self._tpm = tokens_per_minute
+        self._max_retries = max_retries
+        self._timeout_s = timeout_s
+        self._progress = progress
+        self._prices = (
+            price_table if isinstance(price_table, PriceTable) else PriceTable.load(price_table)
+        )
+        self._backoff_s = backoff_s
+        self._max_backoff_s = max_backoff_s
+        identity = backend.identity
+        self._identity = identity
+        self._model = f"{identity.get('kind', '?')}:{identity.get('model', '?')}"
+        self._description = description or self._model
+        self.stats = RunStats()
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight at once (after the backend's own cap)."""
+        return self._concurrency
+
+    def key(self, request: Request) -> str:
+        """The store key of `request` on this runner's backend."""
+        return request_key(request, self._identity)
+
+    def estimate(self, requests: Sequence[Request]) -> Estimate:
+        """A dry run: what would be sent, its tokens and cost. Nothing is sent."""
+        unique: dict[str, Request] = {}
+        for request in requests:
+            unique.setdefault(self.key(request), request)
+        finished = self._store.finished(unique)
+        to_send = (request for key, request in unique.items() if key not in finished)
+        return build_estimate(
+            self._model, self._identity, len(requests), to_send, len(finished), self._prices
+        )
+
+    def run_sync(self, requests: Sequence[Request]) -> list[RunResult]:
+        """`run` for code without an event loop (scripts; not inside Jupyter)."""
+        return asyncio.run(self.run(requests))
+
+    async def run(self, requests: Sequence[Request]) -> list[RunResult]:
+        """Answer every request, from the store where possible.
+
+        Args:
+            requests: the requests; duplicates are sent once.
+
+        Returns:
+            One result per request, in the same order.
+
+        Raises:
+            ValuelensError: when no request can succeed (e.g. the API key is rejected) or the
+                store cannot be written. Outcomes stored before that are kept.
+        """
+        started = time.perf_counter()
+        canonical = [canonical_request(request, self._identity) for request in requests]
+        keys = [_digest(text) for text in canonical]
+        first: dict[str, int] = {}
+        for index, key in enumerate(keys):
+            first.setdefault(key, index)
+        cached = self._store.lookup(first)
+        todo = [index for key, index in first.items() if key not in cached]
+        self.stats = RunStats(n_requests=len(requests), n_cached=len(cached))
+        batch = _Batch(requests, keys, canonical, iter(todo), _StoreWriter(self._store))
+        if todo:
+            await self._send_all(batch, len(todo))
+        self.stats.elapsed_s = time.perf_counter() - started
+        return [
+            RunResult(key, request, cached[key], None, True, 0)
+            if key in cached
+            else batch.outcomes[key].result(key, request)
+            for request, key in zip(requests, keys, strict=True)
+        ]
+
+    async def _send_all(self, batch: _Batch, count: int) -> None:
+        limiters = self._limiters()
+        display = ProgressDisplay(count, self._description, enabled=self._progress)
+        workers = [
+            asyncio.create_task(self._work(batch, limiters))
+            for _ in range(min(self._concurrency, count))
+        ]
+        refresher = asyncio.create_task(self._refresh(display)) if display.active else None
+        display.start()
+        try:
+            await asyncio.gather(*workers)
+        except _Fatal as error:
+            raise ValuelensError(str(error)) from None
+        finally:
+            for task in [*workers, refresher]:
+                if task is not None:
+                    task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            batch.writer.flush()
+            self._update_cost()
+            display.update(self.stats.n_sent, self.stats.n_failed, self.stats.cost_usd)
+            display.stop()
+
+    def _limiters(self) -> list[_Limiter]:
+        from aiolimiter import AsyncLimiter
+
+        # A sixth of the minute's budget per 10 s: no burst of a whole minute's worth at once.
+        limiters = []
+        if self._rpm is not None:
+            limiters.append(_Limiter(AsyncLimiter(self._rpm / 6, 10.0), by_tokens=False))
+        if self._tpm is not None:
+            limiters.append(_Limiter(AsyncLimiter(self._tpm / 6, 10.0), by_tokens=True))
+        return limiters
+
+    async def _work(self, batch: _Batch, limiters: list[_Limiter]) -> None:
+        stats = self.stats
+        for index in batch.pending:
+            started_at = time.time()
+            outcome = await self._attempt(batch.requests[index], limiters)
+            batch.outcomes[batch.keys[index]] = outcome
+            stats.n_sent += 1
+            stats.attempts += outcome.attempts
+            if outcome.response is None:
+                stats.n_failed += 1
+            else:
+                stats.prompt_tokens += outcome.response.usage.prompt_tokens
+                stats.completion_tokens += outcome.response.usage.completion_tokens
+            await batch.writer.add(self._row(batch, index, outcome, started_at))
+
+    def _row(self, batch: _Batch, index: int, outcome: _Outcome, started_at: float) -> Row:
+        request = batch.requests[index]
+        response = outcome.response
+        usage = response.usage if response is not None else None
+        return (
+            batch.keys[index],
+            0 if response is None else 1,
+            self._model,
+            batch.canonical[index],
+            json.dumps(request.metadata, default=str) if request.metadata else None,
+            None if response is None else response_to_json(response),
+            outcome.error,
+            outcome.attempts,
+            usage.prompt_tokens if usage else 0,
+            usage.completion_tokens if usage else 0,
+            None if response is None else response.latency_s,
+            started_at,
+            time.time(),
+        )
+
+    async def _attempt(self, request: Request, limiters: list[_Limiter]) -> _Outcome:
+        attempts = 0
+        while True:
+            attempts += 1
+            for limiter in limiters:
+                await limiter.acquire(request)
+            try:
+                if self._timeout_s is None:
+                    response = await self._backend.complete(request)
+                else:
+                    async with asyncio.timeout(self._timeout_s):
+                        response = await self._backend.complete(request)
+                return _Outcome(response, None, attempts)
+            except BackendError as error:
+                if error.fatal:
+                    raise _Fatal(str(error)) from None
+                if not error.retryable:
+                    return _Outcome(None, str(error), attempts)
+                message, delay = str(error), error.retry_after_s
+            except TimeoutError:
+                message, delay = f"no answer within {self._timeout_s:g} s", None
+            except Exception as error:  # a backend bug fails its request, not the run
+                return _Outcome(None, redact(f"{type(error).__name__}: {error}"), attempts)
+            if delay is not None and delay > MAX_RETRY_AFTER_S:
+                return _Outcome(None, f"{message} (server asked to wait {delay:.0f} s)", attempts)
+            if attempts > self._max_retries:
+                return _Outcome(None, f"{message} (gave up after {attempts} attempts)", attempts)
+            await asyncio.sleep(delay if delay is not None else self._backoff(attempts))
+
+    def _backoff(self, attempts: int) -> float:
+        ceiling = min(self._max_backoff_s, self._backoff_s * 2.0 ** (attempts - 1))
+        return ceiling * random.uniform(0.5, 1.0)
+
+    def _update_cost(self) -> None:
+        stats = self.stats
+        stats.cost_usd = self._prices.cost(
+            self._identity, stats.prompt_tokens, stats.completion_tokens
+        )
+
+    async def _refresh(self, display: ProgressDisplay) -> None:
+        while True:
+            self._update_cost()
+            display.update(self.stats.n_sent, self.stats.n_failed, self.stats.cost_usd)
+            await asyncio.sleep(_PROGRESS_INTERVAL_S)

@@ -1,0 +1,71 @@
+"""The three tasks: turn items into model requests, and model answers into typed records.
+
+Each task is configured once by a factory (`generate_task`, `stated_task`, `action_task`),
+which checks templates, variants and scoring eagerly, and then does pure per-item work:
+
+* `build_requests(...) -> list[Request]`: every request carries `metadata` with the task,
+  variant id, country, topic, value(s) and, for Task 2, which polarity is Option 1.
+* `parse(result)`: reads a runner result (anything with `.request`, `.response` and `.error`)
+  into a record that keeps the raw text and a `parse_status`; it never raises on bad output.
+  Task 1's `parse` returns a list (one record per value asked about).
+* `parse_many(results)` and `to_frame(records) -> DataFrame` (the tidy output tables).
+
+Tasks do not run anything: the runner sends the requests (and caches them). Check the backend
+first with `task.check_backend(backend.capabilities)`: logprob scoring needs log-probabilities.
+
+Example (inside an async function; `runner` is a `valuelens.runner.Runner`):
+
+    from valuelens.data import load_via
+    from valuelens.tasks import action_task, generate_task, stated_task
+
+    generate = generate_task()
+    generated = generate.parse_many(await runner.run(
+        generate.build_requests("Canada", "Environment", "Honest,Wealth")))
+    actions = generate.to_frame(generated)          # or load_via(path): same columns
+
+    stated = stated_task(variants="all", scoring="generate", max_reasks=1)
+    records = stated.parse_many(await runner.run(
+        stated.build_requests("Canada", "Environment", "Honest,Wealth")))
+    records += stated.parse_many(await runner.run(stated.reask_requests(records)))
+    responses_stated = stated.to_frame(records)     # country, topic, value, variant, likert, ...
+
+    action = action_task(variants="all", scoring="logprob")  # variants: "5", "5,7", [1, 3]
+    action.check_backend(backend.capabilities)
+    choices = action.parse_many(await runner.run(action.build_requests(actions)))
+    responses_action = action.to_frame(choices)     # ..., option1_polarity, choice, p_negative
+
+Prompt wording lives in the template files of `valuelens.prompts`; pass
+`templates=load_templates(folder)` to any factory to use your own.
+"""
+
+from valuelens.tasks._action import ActionPair, ActionTask, action_pairs, action_task
+from valuelens.tasks._generate import GENERATED_COLUMNS, GenerateTask, generate_task
+from valuelens.tasks._records import (
+    ActionRecord,
+    GeneratedAction,
+    GenerationStatus,
+    ParseStatus,
+    ResultLike,
+    Scoring,
+    StatedRecord,
+)
+from valuelens.tasks._stated import StatedTask, stated_task
+
+__all__ = [
+    "GENERATED_COLUMNS",
+    "ActionPair",
+    "ActionRecord",
+    "ActionTask",
+    "GenerateTask",
+    "GeneratedAction",
+    "GenerationStatus",
+    "ParseStatus",
+    "ResultLike",
+    "Scoring",
+    "StatedRecord",
+    "StatedTask",
+    "action_pairs",
+    "action_task",
+    "generate_task",
+    "stated_task",
+]

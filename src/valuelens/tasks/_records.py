@@ -1,0 +1,198 @@
+"""Typed records of the three tasks, and the small readers they share for raw model answers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, Protocol
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from valuelens.models import Message, Request, Response
+from valuelens.prompts import Polarity
+
+# ok: read as asked; repaired: read after fixing the JSON or finding the answer another way;
+# partial: usable but incomplete (a choice without the asked-for explanation, a digit without
+# its probabilities); failed: nothing usable for this item; error: the request itself failed.
+ParseStatus = Literal["ok", "repaired", "partial", "failed", "error"]
+# Generated actions use the statuses of the VIA table (`valuelens.data.load_via`) plus `error`.
+GenerationStatus = Literal["ok", "repaired", "refusal", "failed", "error"]
+Scoring = Literal["generate", "logprob"]
+SCORINGS: tuple[Scoring, ...] = ("generate", "logprob")
+
+
+class ResultLike(Protocol):
+    """What the tasks read from a runner result: the request, and a response or an error."""
+
+    @property
+    def request(self) -> Request: ...
+
+    @property
+    def response(self) -> Response | None: ...
+
+    @property
+    def error(self) -> str | None: ...
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    country: str
+    topic: str
+    value: str
+    variant: int
+    raw: str | None = None
+    error: str | None = None
+    refusal: bool = False
+
+
+class GeneratedAction(_Record):
+    """One generated VIA action with its validation flags.
+
+    `parse_status`: ok / repaired / refusal / failed as in the VIA table, or error when the
+    request failed. `valid` is True when the action was read and passes every check.
+    """
+
+    polarity: Polarity
+    action: str | None = None
+    attributions: list[str] = Field(default_factory=list)
+    explanation: str | None = None
+    parse_status: GenerationStatus = "failed"
+    has_all_keys: bool = False
+    first_person: bool = False
+    within_length: bool = False
+    single_sentence: bool = False
+    attributions_found: bool = False
+    valid: bool = False
+
+
+class StatedRecord(_Record):
+    """One Task 1 answer: a value's Likert score under one prompt variant.
+
+    `likert` is the parsed answer (1 = strongly agree ... 4 = strongly disagree), or in logprob
+    scoring the expected score under `probs` (P(1)..P(4), renormalised over the four digits);
+    `mass` is the probability the model put on the four digits before renormalising. `attempt`
+    is 0 for the first question and n for the n-th re-ask of values missing from an answer.
+    """
+
+    scoring: Scoring
+    likert: float | None = None
+    probs: tuple[float, float, float, float] | None = None
+    mass: float | None = None
+    parse_status: ParseStatus = "failed"
+    attempt: int = 0
+
+
+class ActionRecord(_Record):
+    """One Task 2 answer: which action the model chose under one prompt variant.
+
+    `option1_polarity` says which action was shown as Option 1. `p_negative` (logprob scoring)
+    is the probability of the option that held the negative action, renormalised over "1"/"2";
+    `mass` is the probability the model put on "1" and "2" before renormalising.
+    """
+
+    scoring: Scoring
+    option1_polarity: Polarity
+    choice: Polarity | None = None
+    p_negative: float | None = None
+    mass: float | None = None
+    explanation: str | None = None
+    parse_status: ParseStatus = "failed"
+
+
+def user_request(
+    prompt: str,
+    *,
+    temperature: float,
+    max_tokens: int,
+    seed: int | None,
+    metadata: dict[str, Any],
+    json_schema: dict[str, Any] | None = None,
+    top_logprobs: int | None = None,
+) -> Request:
+    """A one-message request (the rendered template is the user message)."""
+    return Request(
+        messages=(Message(role="user", content=prompt),),
+        temperature=temperature,
+        max_tokens=max_tokens,
+        json_schema=json_schema,
+        top_logprobs=top_logprobs,
+        seed=seed,
+        metadata=metadata,
+    )
+
+
+def name_list(names: str | Sequence[str] | None) -> str | list[str] | None:
+    """A taxonomy selection as `Taxonomy.resolve_many` takes it (a tuple becomes a list)."""
+    return names if names is None or isinstance(names, str) else list(names)
+
+
+def answer_text(result: ResultLike) -> tuple[str | None, str | None]:
+    """The response text, or None and the error message when the request failed."""
+    response = result.response
+    if response is None:
+        return None, result.error or "no response"
+    return str(response.text or ""), None
+
+
+def metadata(result: ResultLike) -> dict[str, Any]:
+    """The request's bookkeeping, tolerating a request built elsewhere."""
+    meta = getattr(result.request, "metadata", None)
+    return meta if isinstance(meta, dict) else {}
+
+
+def digit_distribution(
+    response: Response, digits: Sequence[str], *, max_positions: int = 8
+) -> tuple[list[float], int, float] | None:
+    """Probabilities of single-digit answers read from the top log-probabilities.
+
+    The answer position is the first generated token that is one of `digits` (a model may
+    open with a space or a quote), or failing that the first position offering any of them.
+
+    Returns:
+        (probabilities in the order of `digits`, renormalised to sum to 1; the position they
+        were read at; the raw probability mass on the digits there), or None when no position
+        offers a digit or the backend returned no log-probabilities.
+    """
+    positions = list(response.logprobs or ())[:max_positions]
+    masses = [_digit_masses(token.token, token.logprob, token.top, digits) for token in positions]
+    generated = [
+        i for i, token in enumerate(positions) if _token_key(token.token) in digits and masses[i]
+    ]
+    offered = [i for i, mass in enumerate(masses) if mass]
+    chosen = generated[0] if generated else offered[0] if offered else None
+    if chosen is None:
+        return None
+    found = masses[chosen]
+    total = sum(found.values())
+    return [found.get(d, 0.0) / total for d in digits], chosen, total
+
+
+def _digit_masses(
+    token: str, logprob: float, top: dict[str, float], digits: Sequence[str]
+) -> dict[str, float]:
+    candidates = dict(top) if isinstance(top, dict) else {}
+    candidates.setdefault(token, logprob)
+    masses: dict[str, float] = {}
+    for text, value in candidates.items():
+        key = _token_key(text)
+        if key in digits and isinstance(value, int | float) and math.isfinite(value):
+            masses[key] = masses.get(key, 0.0) + math.exp(min(value, 0.0))
+    return {k: v for k, v in masses.items() if v > 0.0}
+
+
+def _token_key(token: object) -> str:
+    # Tokenizers mark a leading space with U+2581 (SentencePiece) or U+0120 (byte-level BPE).
+    return str(token).strip().lstrip("\u2581\u0120").strip()
+
+
+def records_frame(
+    records: Iterable[BaseModel], columns: Sequence[str], *, exclude: Iterable[str] = ()
+) -> pd.DataFrame:
+    """A table of records: `columns` first, in that order, then the other fields."""
+    skip = set(exclude)
+    rows = [{k: v for k, v in r.model_dump().items() if k not in skip} for r in records]
+    frame = pd.DataFrame(rows, columns=None if rows else list(columns))
+    leading = [c for c in columns if c in frame.columns]
+    return frame[leading + [c for c in frame.columns if c not in leading]]

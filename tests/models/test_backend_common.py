@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+import pytest
+
+from valuelens.models import BackendError
+from valuelens.models._common import (
+    is_strict_schema,
+    parse_chat_completion,
+    parse_retry_after,
+    redact,
+    status_error,
+)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after": "1.5"}, 1.5),
+        ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),
+        ({"retry-after-ms": "soon", "retry-after": "2"}, 2.0),
+        ({"retry-after": "-1"}, None),
+        ({"retry-after": "whenever"}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_retry_after(headers: dict[str, str] | None, expected: float | None) -> None:
+    assert parse_retry_after(headers) == expected
+
+
+def test_retry_after_as_http_date() -> None:
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    delay = parse_retry_after({"retry-after": later})
+    assert delay is not None and 25 <= delay <= 31
+
+
+@pytest.mark.parametrize(
+    ("status", "retryable", "fatal"),
+    [(429, True, False), (500, True, False), (503, True, False), (408, True, False),
+     (400, False, False), (404, False, False), (401, False, True), (403, False, True)],
+)  # fmt: skip
+def test_status_classification(status: int, retryable: bool, fatal: bool) -> None:
+    error = status_error(status, "nope", {"retry-after": "2"})
+    assert (error.retryable, error.fatal, error.status) == (retryable, fatal, status)
+    assert error.retry_after_s == (2.0 if status == 429 else None)
+
+
+def test_exhausted_quota_is_fatal_not_retried() -> None:
+    error = status_error(429, "You exceeded your current quota", {}, code="insufficient_quota")
+    assert error.fatal
+
+
+def test_redact_removes_given_secrets_and_key_shapes() -> None:
+    text = "Incorrect API key provided: sk-proj-abcdefgh12345678. Also mysecretvalue."
+    cleaned = redact(text, ["mysecretvalue", None, ""])
+    assert "abcdefgh12345678" not in cleaned and "mysecretvalue" not in cleaned
+    assert cleaned.count("[redacted]") == 2
+    assert len(redact("x" * 5000)) == 500
+
+
+@pytest.mark.parametrize(
+    ("schema", "strict"),
+    [
+        ({"type": "object", "properties": {"a": {}}, "required": ["a"],
+          "additionalProperties": False}, True),
+        ({"type": "object", "properties": {"a": {}}, "required": ["a"]}, False),
+        ({"type": "object", "properties": {"a": {}, "b": {}}, "required": ["a"],
+          "additionalProperties": False}, False),
+        ({"type": "integer", "enum": [1, 2, 3, 4]}, True),
+        ({"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {}},
+          "required": ["b"]}}, "required": ["a"], "additionalProperties": False}, False),
+    ],
+)  # fmt: skip
+def test_strict_schema_detection(schema: dict[str, Any], strict: bool) -> None:
+    assert is_strict_schema(schema) is strict
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"error": {"message": "overloaded"}}, {"choices": []}, {"choices": [{"text": "x"}]}, [], None],
+)
+def test_bodies_that_are_not_completions_are_retryable_errors(payload: Any) -> None:
+    with pytest.raises(BackendError) as caught:
+        parse_chat_completion(payload, 0.1)
+    assert caught.value.retryable
+
+
+def test_completion_with_logprobs_keeps_raw_without_duplicating_them() -> None:
+    payload = {
+        "choices": [
+            {
+                "message": {"content": "1"},
+                "finish_reason": "length",
+                "logprobs": {
+                    "content": [
+                        {
+                            "token": "1",
+                            "logprob": -0.1,
+                            "top_logprobs": [
+                                {"token": "1", "logprob": -0.1},
+                                {"token": "2", "logprob": -2.5},
+                                {"token": "2", "logprob": -9.0},
+                            ],
+                        }
+                    ]
+                },
+            }
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 1},
+    }
+    response = parse_chat_completion(payload, 0.2)
+    assert response.text == "1" and response.finish_reason == "length"
+    assert response.logprobs is not None
+    assert response.logprobs[0].top == {"1": -0.1, "2": -2.5}
+    assert response.raw is not None and "logprobs" not in response.raw["choices"][0]
+    assert "logprobs" in payload["choices"][0]  # the caller's payload is untouched
