@@ -74,6 +74,8 @@ def test_redact_removes_given_secrets_and_key_shapes() -> None:
         ({"type": "integer", "enum": [1, 2, 3, 4]}, True),
         ({"type": "object", "properties": {"a": {"type": "object", "properties": {"b": {}},
           "required": ["b"]}}, "required": ["a"], "additionalProperties": False}, False),
+        ({"type": "object", "properties": {"a": {"type": "string", "maxLength": 9}},
+          "required": ["a"], "additionalProperties": False}, False),
     ],
 )  # fmt: skip
 def test_strict_schema_detection(schema: dict[str, Any], strict: bool) -> None:

@@ -49,6 +49,8 @@ def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
         _show_estimates(estimate(config))
         return
     outcome = evaluate(config)
+    if source := outcome.summary.get("actions_source"):
+        console.print(f"[dim]actions: {source}[/]")
     if outcome.result is not None:
         show_summary(outcome.summary, outcome.out)
     else:
@@ -58,6 +60,12 @@ def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
         if statuses:
             text = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
             console.print(f"[dim]Task {1 if task == 'stated' else 2} parse status: {text}[/]")
+    first = outcome.summary.get("action_first_option_rate")
+    if first is not None and abs(first - 0.5) >= 0.25:
+        console.print(
+            f"[yellow]position bias: Task 2 picked Option 1 in {first:.0%} of answers; "
+            "with counterbalanced variants its choices carry little signal[/]"
+        )
     if outcome.report is not None:
         console.print(f"report: {outcome.report}")
 
@@ -173,7 +181,10 @@ def register(app: typer.Typer) -> None:
         topics: TopicsOpt = "Environment",
         values: ValuesOpt = QUICKSTART_VALUES,
         variants: Annotated[str, typer.Option(help="Task 2 prompt variants.")] = "all",
-        scoring: Annotated[str, typer.Option(help="generate or logprob.")] = "generate",
+        scoring: Annotated[
+            str | None,
+            typer.Option(help="generate or logprob (default: logprob on the embedded model)."),
+        ] = None,
     ) -> None:
         """The whole pipeline on a small slice, offline on the embedded model by default.
 
@@ -194,7 +205,7 @@ def register(app: typer.Typer) -> None:
             values=values,
             action_variants=variants,
             stated_variants="all",
-            scoring=_choice(scoring, ("generate", "logprob"), "--scoring"),  # type: ignore[arg-type]
+            scoring=_quickstart_scoring(scoring, model),
             concurrency=2 if model.startswith("embedded") else 8,
         )
         _run_evaluation(config, dry_run=False)
@@ -242,6 +253,17 @@ def register(app: typer.Typer) -> None:
         statuses = result["parse_status"].value_counts().to_dict()
         counts = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
         console.print(f"wrote {len(result):,} actions to {out} ({counts})")
+
+
+def _quickstart_scoring(scoring: str | None, model: str) -> Literal["generate", "logprob"]:
+    # A 135M model's free answers are mostly position bias; its option probabilities are
+    # less noisy and take one token each.
+    chosen = scoring or ("logprob" if model.startswith("embedded") else "generate")
+    return (
+        "logprob"
+        if _choice(chosen, ("generate", "logprob"), "--scoring") == "logprob"
+        else "generate"
+    )
 
 
 def _task_names(text: str) -> tuple[Literal["stated", "action"], ...]:

@@ -79,6 +79,9 @@ class Capabilities:
     max_top_logprobs: int = 0
     # Requests the backend can work on at once (e.g. llama.cpp slots); None: no limit of its own.
     max_concurrency: int | None = None
+    # Runs inside this process: a timed-out call cannot be cancelled (its thread keeps
+    # decoding), so the runner sets no time limit rather than retry on top of it.
+    in_process: bool = False
 
 
 class BackendError(Exception):

@@ -113,11 +113,16 @@ def json_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def is_strict_schema(schema: Any) -> bool:
-    """Whether OpenAI's strict mode accepts `schema`: closed objects that require every property."""
+    """Whether OpenAI's strict mode accepts `schema`.
+
+    It takes closed objects that require every property, and no string length bounds.
+    """
     if isinstance(schema, list):
         return all(is_strict_schema(item) for item in schema)
     if not isinstance(schema, Mapping):
         return True
+    if "minLength" in schema or "maxLength" in schema:  # not in OpenAI's strict subset
+        return False
     if schema.get("type") == "object" or "properties" in schema:
         properties = schema.get("properties", {})
         if schema.get("additionalProperties", True) is not False:

@@ -156,7 +156,11 @@ class EmbeddedBackend:
     def capabilities(self) -> Capabilities:
         """JSON-schema output (grammar-constrained), top log-probabilities, one request per slot."""
         return Capabilities(
-            json_schema=True, logprobs=True, max_top_logprobs=20, max_concurrency=self._n_parallel
+            json_schema=True,
+            logprobs=True,
+            max_top_logprobs=20,
+            max_concurrency=self._n_parallel,
+            in_process=True,
         )
 
     @property

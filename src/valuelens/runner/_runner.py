@@ -64,6 +64,25 @@ class RunStats:
     cost_usd: float | None = 0.0
     elapsed_s: float = 0.0
 
+    def __add__(self, other: RunStats) -> RunStats:
+        """Totals of two runs (cost stays unknown once either is unknown)."""
+        cost = (
+            None
+            if self.cost_usd is None or other.cost_usd is None
+            else self.cost_usd + other.cost_usd
+        )
+        return RunStats(
+            n_requests=self.n_requests + other.n_requests,
+            n_cached=self.n_cached + other.n_cached,
+            n_sent=self.n_sent + other.n_sent,
+            n_failed=self.n_failed + other.n_failed,
+            attempts=self.attempts + other.attempts,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cost_usd=cost,
+            elapsed_s=self.elapsed_s + other.elapsed_s,
+        )
+
 
 class _Fatal(Exception):
     """A backend error that no request can get past (e.g. a rejected API key)."""
@@ -146,6 +165,7 @@ class Runner:
     Finished requests are read from the store instead of sent; every new outcome (success or
     failure after retries) is committed as it arrives. Identical requests in one call are sent
     once. Per-request failures never raise: they come back as results with an `error`.
+    `stats` holds the totals of the last `run`, `totals` those of every run so far.
 
     Example:
         >>> store = Store("runs/cache.sqlite")
@@ -181,7 +201,8 @@ class Runner:
             requests_per_minute: optional cap on requests sent per minute (retries count).
             tokens_per_minute: optional cap on estimated prompt plus maximum completion tokens.
             max_retries: retries after the first attempt before a request is recorded as failed.
-            timeout_s: limit for one attempt; None for no limit.
+            timeout_s: limit for one attempt; None for no limit. In-process backends get
+                none: their work cannot be cancelled.
             progress: show a progress bar on stderr when it is a terminal.
             price_table: a `PriceTable`, or a file/mapping that overrides the built-in prices.
             backoff_s: first retry delay; it doubles per retry (with jitter) up to
@@ -206,7 +227,7 @@ class Runner:
         self._rpm = requests_per_minute
         self._tpm = tokens_per_minute
         self._max_retries = max_retries
-        self._timeout_s = timeout_s
+        self._timeout_s = None if backend.capabilities.in_process else timeout_s
         self._progress = progress
         self._prices = (
             price_table if isinstance(price_table, PriceTable) else PriceTable.load(price_table)
@@ -218,6 +239,7 @@ class Runner:
         self._model = f"{identity.get('kind', '?')}:{identity.get('model', '?')}"
         self._description = description or self._model
         self.stats = RunStats()
+        self.totals = RunStats()
 
     @property
     def concurrency(self) -> int:
@@ -269,6 +291,7 @@ class Runner:
         if todo:
             await self._send_all(batch, len(todo))
         self.stats.elapsed_s = time.perf_counter() - started
+        self.totals += self.stats
         return [
             RunResult(key, request, cached[key], None, True, 0)
             if key in cached

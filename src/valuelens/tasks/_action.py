@@ -9,7 +9,7 @@ from functools import cached_property
 from typing import Any, Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from valuelens._errors import ValuelensError
 from valuelens.data import extract_json_object, is_refusal, via_pairs
@@ -90,7 +90,8 @@ class ExplainedActionAnswer(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    explanation: str
+    # Bounded so a small model cannot loop until its token budget cuts off the choice.
+    explanation: str = Field(max_length=600)
     action: Literal["Option 1", "Option 2"]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -55,6 +55,7 @@ GENERATED_COLUMNS = [
     "error",
 ]
 
+MAX_ACTION_CHARS = 400
 _FIRST_PERSON = re.compile(r"\bI\b|\b(?i:me|my|mine|myself|we|us|our|ours|ourselves)\b")
 _SENTENCE_BREAK = re.compile(r"[.!?]+[\"')\]]*\s+(?=[A-Z])")
 
@@ -64,9 +65,15 @@ class GenerationAnswer(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    human_action: str = Field(alias="Human Action")
-    feature_attributions: list[str] = Field(alias="Feature Attributions")
-    natural_language_explanation: str = Field(alias="Natural Language Explanation")
+    # The bounds stop small models from looping until the token budget runs out (a
+    # truncated answer is lost); they are far above what a valid answer needs.
+    human_action: str = Field(alias="Human Action", min_length=1, max_length=MAX_ACTION_CHARS)
+    feature_attributions: list[Annotated[str, Field(max_length=80)]] = Field(
+        alias="Feature Attributions", min_length=1, max_length=6
+    )
+    natural_language_explanation: str = Field(
+        alias="Natural Language Explanation", max_length=MAX_ACTION_CHARS
+    )
 
 
 GENERATION_SCHEMA: dict[str, Any] = GenerationAnswer.model_json_schema(by_alias=True)
