@@ -23,7 +23,15 @@ from valuelens.models import Backend, Request, load_backend
 from valuelens.prompts import TemplateSet, load_templates
 from valuelens.report import write_run
 from valuelens.runner import Estimate, Runner, RunResult, Store
-from valuelens.tasks import Scoring, action_task, generate_task, stated_task
+from valuelens.tasks import (
+    ActionTask,
+    GenerateTask,
+    Scoring,
+    StatedTask,
+    action_task,
+    generate_task,
+    stated_task,
+)
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
 Task = Literal["stated", "action"]
@@ -102,6 +110,11 @@ class _Plan:
     templates: TemplateSet | None
     via_path: Path | None
 
+    @property
+    def scope(self) -> tuple[list[str], list[str], list[str]]:
+        """Countries, topics and values, the arguments of the tasks' `build_requests`."""
+        return self.countries, self.topics, self.values
+
 
 def evaluate(config: EvaluateConfig) -> EvaluateOutcome:
     """Run an evaluation to the end and write the run directory (see `EvaluateConfig`)."""
@@ -113,11 +126,20 @@ async def evaluate_async(config: EvaluateConfig) -> EvaluateOutcome:
     plan = _plan(config)
     backend = load_backend(config.model, base_urls=config.base_urls)
     try:
+        _check_scoring(config, plan, backend)
         runner = _runner(config, backend)
         actions, source = await _actions(config, plan, runner)
-        return await _run_tasks(config, plan, runner, backend, actions, source)
+        return await _run_tasks(config, plan, runner, actions, source)
     finally:
         await backend.aclose()
+
+
+def _check_scoring(config: EvaluateConfig, plan: _Plan, backend: Backend) -> None:
+    """Fail before anything is sent when the backend cannot score the way asked."""
+    if "stated" in config.tasks:
+        _stated_task(config, plan).check_backend(backend.capabilities)
+    if "action" in config.tasks:
+        _action_task(config, plan).check_backend(backend.capabilities)
 
 
 def estimate(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
@@ -127,42 +149,17 @@ def estimate(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
     request per pair and variant with the prompt size of a typical pair.
     """
     plan = _plan(config)
-    backend = load_backend(config.model, base_urls=config.base_urls)
-    runner = _runner(config, backend)
-    stages: list[tuple[str, Estimate]] = []
+    runner = _runner(config, load_backend(config.model, base_urls=config.base_urls))
     actions, _ = _load_actions(config, plan)
+    stages: dict[str, Sequence[Request]] = {}
     if actions is None and "action" in config.tasks:
-        gen = generate_task(templates=plan.templates, taxonomy=plan.taxonomy, seed=config.seed)
-        stages.append(
-            (
-                "generate",
-                runner.estimate(gen.build_requests(plan.countries, plan.topics, plan.values)),
-            )
-        )
+        stages["generate"] = _generate_task(config, plan).build_requests(*plan.scope)
     if "stated" in config.tasks:
-        stages.append(
-            (
-                "stated",
-                runner.estimate(
-                    _stated_task(config, plan).build_requests(
-                        plan.countries, plan.topics, plan.values
-                    )
-                ),
-            )
-        )
+        stages["stated"] = _stated_task(config, plan).build_requests(*plan.scope)
     if "action" in config.tasks:
-        task = _action_task(config, plan)
-        stages.append(
-            (
-                "action",
-                runner.estimate(
-                    task.build_requests(
-                        actions if actions is not None else _placeholder_actions(plan)
-                    )
-                ),
-            )
-        )
-    return stages
+        pairs = actions if actions is not None else _placeholder_actions(plan)
+        stages["action"] = _action_task(config, plan).build_requests(pairs)
+    return [(stage, runner.estimate(requests)) for stage, requests in stages.items()]
 
 
 def _plan(config: EvaluateConfig) -> _Plan:
@@ -193,7 +190,16 @@ def _runner(config: EvaluateConfig, backend: Backend) -> Runner:
     )
 
 
-def _stated_task(config: EvaluateConfig, plan: _Plan) -> Any:
+def _generate_task(config: EvaluateConfig, plan: _Plan) -> GenerateTask:
+    return generate_task(
+        templates=plan.templates,
+        taxonomy=plan.taxonomy,
+        temperature=config.temperature,
+        seed=config.seed,
+    )
+
+
+def _stated_task(config: EvaluateConfig, plan: _Plan) -> StatedTask:
     return stated_task(
         variants=config.stated_variants,
         scoring=config.scoring,
@@ -205,7 +211,7 @@ def _stated_task(config: EvaluateConfig, plan: _Plan) -> Any:
     )
 
 
-def _action_task(config: EvaluateConfig, plan: _Plan) -> Any:
+def _action_task(config: EvaluateConfig, plan: _Plan) -> ActionTask:
     return action_task(
         variants=config.action_variants,
         scoring=config.scoring,
@@ -258,13 +264,8 @@ async def _actions(
     actions, source = _load_actions(config, plan, download=True)
     if actions is not None or "action" not in config.tasks:
         return actions, source
-    task = generate_task(
-        templates=plan.templates,
-        taxonomy=plan.taxonomy,
-        temperature=config.temperature,
-        seed=config.seed,
-    )
-    results = await runner.run(task.build_requests(plan.countries, plan.topics, plan.values))
+    task = _generate_task(config, plan)
+    results = await runner.run(task.build_requests(*plan.scope))
     generated = f"generated by {config.model}"
     return task.to_frame(
         task.parse_many(results)
@@ -298,7 +299,6 @@ async def _run_tasks(
     config: EvaluateConfig,
     plan: _Plan,
     runner: Runner,
-    backend: Backend,
     actions: pd.DataFrame | None,
     source: str,
 ) -> EvaluateOutcome:
@@ -306,22 +306,15 @@ async def _run_tasks(
     if actions is not None:
         tables["actions"] = actions
     if "stated" in config.tasks:
-        task = _stated_task(config, plan)
-        records = task.parse_many(
-            await runner.run(task.build_requests(plan.countries, plan.topics, plan.values))
-        )
-        reasks = task.reask_requests(records)
-        while reasks:
-            new = task.parse_many(await runner.run(reasks))
-            records += new
-            reasks = task.reask_requests(records)
-        tables["responses_stated"] = task.to_frame(records)
+        stated = _stated_task(config, plan)
+        records = stated.parse_many(await runner.run(stated.build_requests(*plan.scope)))
+        while reasks := stated.reask_requests(records):
+            records += stated.parse_many(await runner.run(reasks))
+        tables["responses_stated"] = stated.to_frame(records)
     if "action" in config.tasks and actions is not None:
-        task = _action_task(config, plan)
-        task.check_backend(backend.capabilities)
-        requests: Sequence[Request] = task.build_requests(actions)
-        results: list[RunResult] = await runner.run(requests)
-        tables["responses_action"] = task.to_frame(task.parse_many(results))
+        action = _action_task(config, plan)
+        results = await runner.run(action.build_requests(actions))
+        tables["responses_action"] = action.to_frame(action.parse_many(results))
     return _finish(config, plan, runner, tables, source)
 
 
