@@ -9,13 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from valuelens.cli._console import console, err_console
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _ANSWERS = "answers"
 _REPLIES = "replies"
@@ -131,6 +133,8 @@ def collect_compass_answers(
         The tidy answer table (also written as `out/answers.parquet` and `.csv`), or None for a
         dry run (which only prints what would be sent).
     """
+    import pandas as pd
+
     from valuelens.data._survey import load_scenarios
     from valuelens.models import load_backend
     from valuelens.report import write_run

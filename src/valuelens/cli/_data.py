@@ -17,14 +17,6 @@ from rich.progress import (
 from rich.table import Table
 
 from valuelens.cli._console import console, err_console
-from valuelens.data._download import (
-    VIA_FILENAME,
-    default_via_path,
-    download_via,
-    via_cache_dir,
-)
-from valuelens.data._via import validate_via
-from valuelens.taxonomy import load_taxonomy
 
 _SUMMARY_ROWS = [
     ("n_actions", "actions"),
@@ -60,6 +52,8 @@ def download(
     ] = False,
 ) -> None:
     """Download the authors' VIA release into the cache (SHA-256 verified)."""
+    from valuelens.data._download import default_via_path, download_via
+
     cached = default_via_path()
     if cached is not None and not force:
         err_console.print("VIA data already downloaded (use --force to fetch it again)")
@@ -93,6 +87,9 @@ def validate(
     ] = None,
 ) -> None:
     """Parse a VIA file and report counts, refusals, parse failures and other issues."""
+    from valuelens.data._via import validate_via
+    from valuelens.taxonomy import load_taxonomy
+
     report = validate_via(file, taxonomy=load_taxonomy(taxonomy))
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
@@ -102,6 +99,8 @@ def validate(
 
 def path() -> None:
     """Print where the downloaded VIA data lives (or would live)."""
+    from valuelens.data._download import VIA_FILENAME, default_via_path, via_cache_dir
+
     target = via_cache_dir() / VIA_FILENAME
     console.print(str(target), soft_wrap=True, highlight=False)
     if default_via_path() is None:

@@ -1,11 +1,26 @@
 """Loading inputs: the VIA actions, model outputs (Task 1 and Task 2) and their parsers.
 
+Also the ValueCompass inputs: the scenario list (`load_scenarios`), value-name aliases
+(`load_value_aliases`, `value_names`), people's survey answers (`load_survey`) and models'
+ratings of all values (`load_compass_answers`, `parse_compass_response`), each read into a tidy
+long table (`SURVEY_COLUMNS`, `LLM_COLUMNS`).
+
 Example:
     >>> from valuelens.data import likert_from_answer
     >>> likert_from_answer("3: not like me"), likert_from_answer("Strongly agree")
     (3.0, 1.0)
 """
 
+from valuelens.data._compass_llm import (
+    LLM_COLUMNS,
+    CompassReply,
+    ValueAnswer,
+    answers_table,
+    load_compass_answers,
+    paper_compat_scores,
+    parse_compass_response,
+    robust_likert,
+)
 from valuelens.data._download import default_via_path, download_via, ensure_via, via_cache_dir
 from valuelens.data._io import read_table, require_columns
 from valuelens.data._likert import (
@@ -15,10 +30,33 @@ from valuelens.data._likert import (
     parse_stated_response,
 )
 from valuelens.data._results import load_choices, load_stated
+from valuelens.data._survey import (
+    DEFAULT_DEMOGRAPHICS,
+    SURVEY_COLUMNS,
+    AuthorsLayout,
+    CompassScenario,
+    ScenarioSet,
+    ValueNames,
+    load_scenarios,
+    load_survey,
+    load_value_aliases,
+    parse_survey_answer,
+    value_names,
+)
 from valuelens.data._via import is_refusal, load_via, parse_action_text, validate_via, via_pairs
 
 __all__ = [
+    "DEFAULT_DEMOGRAPHICS",
+    "LLM_COLUMNS",
+    "SURVEY_COLUMNS",
+    "AuthorsLayout",
+    "CompassReply",
+    "CompassScenario",
+    "ScenarioSet",
     "StatedParse",
+    "ValueAnswer",
+    "ValueNames",
+    "answers_table",
     "default_via_path",
     "download_via",
     "ensure_via",
@@ -26,13 +64,22 @@ __all__ = [
     "is_refusal",
     "likert_from_answer",
     "load_choices",
+    "load_compass_answers",
+    "load_scenarios",
     "load_stated",
+    "load_survey",
+    "load_value_aliases",
     "load_via",
+    "paper_compat_scores",
     "parse_action_text",
+    "parse_compass_response",
     "parse_stated_response",
+    "parse_survey_answer",
     "read_table",
     "require_columns",
+    "robust_likert",
     "validate_via",
+    "value_names",
     "via_cache_dir",
     "via_pairs",
 ]

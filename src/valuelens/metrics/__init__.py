@@ -1,5 +1,9 @@
 """Alignment measures as pure functions over DataFrames (no I/O).
 
+ValueActionLens: `score_value_action` compares a model's stated values with its actions.
+ValueCompass: `compass_score` compares one model's value ratings with people's survey answers
+(`human_cell_means` and `model_cell_means` put both on the same 1..4 scale per cell).
+
 Example:
     >>> import pandas as pd
     >>> from valuelens.metrics import scores_by_group
@@ -17,6 +21,14 @@ from valuelens.metrics._alignment import (
     rank_items,
     scores_by_group,
 )
+from valuelens.metrics._compass import (
+    HUMAN_TO_LIKERT,
+    NEUTRAL_LIKERT,
+    CompassResult,
+    compass_score,
+    human_cell_means,
+    model_cell_means,
+)
 from valuelens.metrics._value_action import (
     ValueActionResult,
     build_pairs,
@@ -25,12 +37,18 @@ from valuelens.metrics._value_action import (
 )
 
 __all__ = [
+    "HUMAN_TO_LIKERT",
+    "NEUTRAL_LIKERT",
     "THRESHOLD",
+    "CompassResult",
     "ValueActionResult",
     "binarize",
     "bootstrap_ci",
     "build_pairs",
+    "compass_score",
     "distance_matrix",
+    "human_cell_means",
+    "model_cell_means",
     "prompt_agreement",
     "rank_items",
     "score_value_action",

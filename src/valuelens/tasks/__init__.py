@@ -1,4 +1,4 @@
-"""The three tasks: turn items into model requests, and model answers into typed records.
+"""The three ValueActionLens tasks and the ValueCompass one: items in, requests and records out.
 
 Each task is configured once by a factory (`generate_task`, `stated_task`, `action_task`),
 which checks templates, variants and scoring eagerly, and then does pure per-item work:
@@ -36,9 +36,19 @@ Example (inside an async function; `runner` is a `valuelens.runner.Runner`):
 
 Prompt wording lives in the template files of `valuelens.prompts`; pass
 `templates=load_templates(folder)` to any factory to use your own.
+
+ValueCompass has one more task, `compass_task`: one request per country, scenario and variant
+asks the model to rate every chosen value on 1..4 (the prompt is `compass_prompt`), and
+`answers(results, model=...)` reads the replies into the tidy table of
+`valuelens.data.load_compass_answers`:
+
+    compass = compass_task(variants="0,2")
+    ratings = compass.answers(await runner.run(
+        compass.build_requests(countries="Canada", scenarios="Healthcare")), model="my-model")
 """
 
 from valuelens.tasks._action import ActionPair, ActionTask, action_pairs, action_task
+from valuelens.tasks._compass import CompassTask, compass_prompt, compass_task
 from valuelens.tasks._generate import GENERATED_COLUMNS, GenerateTask, generate_task
 from valuelens.tasks._records import (
     ActionRecord,
@@ -56,6 +66,7 @@ __all__ = [
     "ActionPair",
     "ActionRecord",
     "ActionTask",
+    "CompassTask",
     "GenerateTask",
     "GeneratedAction",
     "GenerationStatus",
@@ -66,6 +77,8 @@ __all__ = [
     "StatedTask",
     "action_pairs",
     "action_task",
+    "compass_prompt",
+    "compass_task",
     "generate_task",
     "stated_task",
 ]

@@ -15,6 +15,7 @@ from valuelens.data import (
     extract_json_object,
     is_refusal,
     likert_from_answer,
+    load_value_aliases,
     parse_stated_response,
 )
 from valuelens.models import Capabilities, Request
@@ -213,7 +214,7 @@ class StatedTask:
         found_status = "repaired" if _was_repaired(text, parsed.status) else "ok"
         status = {name: found_status for name in parsed.scores}
         scores = dict(parsed.scores)
-        for name, score in _loose_answers(text, parsed.missing).items():
+        for name, score in _loose_answers(text, parsed.missing, self.aliases).items():
             scores[name], status[name] = score, "repaired"
         refusal = not scores and is_refusal(text)
         return [
@@ -291,14 +292,25 @@ class StatedTask:
             )
 
 
-def _loose_answers(text: str, names: Iterable[str]) -> dict[str, float]:
+def _loose_answers(
+    text: str, names: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> dict[str, float]:
     """`"Value": "2"` pairs found outside any readable JSON object (e.g. a fence without braces).
 
-    Only for values the JSON did not give, and only answers that map to 1..4.
+    Only for values the JSON did not give, and only answers that map to 1..4; a value's
+    aliases count as its name, and spacing inside a name is matched loosely.
     """
+    spellings: dict[str, list[str]] = {}
+    for alias, canonical in (aliases or {}).items():
+        spellings.setdefault(canonical, []).append(alias)
     found: dict[str, float] = {}
     for name in names:
-        pattern = r'"' + re.escape(name) + r'"\s*:\s*"?([^",}\n]*)'
+        options = "|".join(
+            r"\s*" + r"\s+".join(map(re.escape, s.split())) + r"\s*"
+            for s in (name, *spellings.get(name, ()))
+            if s.split()
+        )
+        pattern = r'"(?:' + options + r')"\s*:\s*"?([^",}\n]*)'
         answers = re.findall(pattern, text, flags=re.IGNORECASE)
         scores = {s for s in map(likert_from_answer, answers) if s is not None}
         if len(scores) == 1:
@@ -379,7 +391,9 @@ def stated_task(
         seed: sampling seed, where the backend honours one.
         top_logprobs: alternatives per token asked for in logprob scoring.
         max_reasks: how many times `reask_requests` may ask again for missing values.
-        aliases: other spellings of value names in answers, alias -> canonical name.
+        aliases: other spellings of value names in answers, alias -> canonical name, on top
+            of the built-in ones (`valuelens.data.load_value_aliases`). Keys of an answer are
+            matched to names and aliases ignoring case and runs of whitespace.
 
     Returns:
         The task, whose `build_requests`, `parse`, `reask_requests` and `to_frame` do the
@@ -402,5 +416,5 @@ def stated_task(
         seed=seed,
         top_logprobs=top_logprobs,
         max_reasks=max(0, max_reasks),
-        aliases=aliases,
+        aliases={**load_value_aliases(), **(aliases or {})},
     )
