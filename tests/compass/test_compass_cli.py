@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from valuelens.cli import app, main
 
@@ -34,24 +34,16 @@ SUMMARY_KEYS = {
 TABLES = ["cells", "cell_scores", "distance_country", "distance_scenario", "rankings"]
 
 
+def _score(humans: Path, llm: Path, out: Path, *options: str) -> Result:
+    """`valuelens compass score` through the Typer test runner."""
+    args = ["compass", "score", "--humans", str(humans), "--llm", str(llm), "--out", str(out)]
+    return CliRunner().invoke(app, [*args, *options])
+
+
 def test_score_the_authors_files(compass_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    result = CliRunner().invoke(
-        app,
-        [
-            "compass",
-            "score",
-            "--humans",
-            str(compass_dir / "human_eval"),
-            "--llm",
-            str(compass_dir / "llms_eval" / "deepseek-r1-distill-llama-70b"),
-            "--out",
-            str(out),
-            "--paper-compat",
-            "--bootstrap",
-            "200",
-        ],
-    )
+    llm = compass_dir / "llms_eval" / "deepseek-r1-distill-llama-70b"
+    result = _score(compass_dir / "human_eval", llm, out, "--paper-compat", "--bootstrap", "200")
     assert result.exit_code == 0, result.output
     assert "alignment rate (F1)" in result.output and "0.529" in result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -72,21 +64,8 @@ def test_the_report_can_read_a_compass_run(compass_dir: Path, tmp_path: Path) ->
     from valuelens.report._load import load_run
 
     out = tmp_path / "run"
-    result = CliRunner().invoke(
-        app,
-        [
-            "compass",
-            "score",
-            "--humans",
-            str(compass_dir / "human_eval"),
-            "--llm",
-            str(compass_dir / "llms_eval" / "gemma2-9b-it"),
-            "--out",
-            str(out),
-            "--bootstrap",
-            "50",
-        ],
-    )
+    llm = compass_dir / "llms_eval" / "gemma2-9b-it"
+    result = _score(compass_dir / "human_eval", llm, out, "--bootstrap", "50")
     assert result.exit_code == 0, result.output
     run = load_run(out)
     assert run.kind == "compass" and run.label == "gemma2-9b-it"
@@ -122,19 +101,7 @@ def _tidy_inputs(tmp_path: Path) -> tuple[Path, Path]:
 def test_score_tidy_files_with_a_subset_of_values(tmp_path: Path) -> None:
     humans, llm = _tidy_inputs(tmp_path)
     out = tmp_path / "run"
-    result = CliRunner().invoke(
-        app,
-        [
-            "compass",
-            "score",
-            "--humans",
-            str(humans),
-            "--llm",
-            str(llm),
-            "--out",
-            str(out),
-        ],
-    )
+    result = _score(humans, llm, out)
     assert result.exit_code == 0, result.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     # Humans: Honest 1.5 -> agree, Wealth 4 -> disagree; model: 1 -> agree, 3 -> disagree.

@@ -22,6 +22,13 @@ if TYPE_CHECKING:
 _ANSWERS = "answers"
 _REPLIES = "replies"
 
+_TaxonomyOpt = Annotated[
+    Path | None, typer.Option(help="YAML/JSON file that extends the countries/values.")
+]
+_ScenarioFileOpt = Annotated[
+    Path | None, typer.Option(help="YAML file with extra or replacement scenarios.")
+]
+
 
 def score_compass(
     humans: Path,
@@ -232,12 +239,8 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Model to score (when --llm holds several) and name to record."),
         ] = None,
-        taxonomy: Annotated[
-            Path | None, typer.Option(help="YAML/JSON file that extends the countries/values.")
-        ] = None,
-        scenario_file: Annotated[
-            Path | None, typer.Option(help="YAML file with extra or replacement scenarios.")
-        ] = None,
+        taxonomy: _TaxonomyOpt = None,
+        scenario_file: _ScenarioFileOpt = None,
         aliases: Annotated[
             Path | None, typer.Option(help="YAML file with extra value-name aliases.")
         ] = None,
@@ -278,12 +281,8 @@ def register(app: typer.Typer) -> None:
         temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.2,
         seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
         concurrency: Annotated[int, typer.Option(help="Requests in flight.")] = 8,
-        taxonomy: Annotated[
-            Path | None, typer.Option(help="YAML/JSON file that extends the countries/values.")
-        ] = None,
-        scenario_file: Annotated[
-            Path | None, typer.Option(help="YAML file with extra or replacement scenarios.")
-        ] = None,
+        taxonomy: _TaxonomyOpt = None,
+        scenario_file: _ScenarioFileOpt = None,
         base_url: Annotated[
             list[str] | None,
             typer.Option(help="API root for openai/anthropic specs (repeat for replicas)."),

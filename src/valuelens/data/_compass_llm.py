@@ -34,7 +34,7 @@ import pandas as pd
 
 from valuelens._errors import UnknownNameError, ValuelensError
 from valuelens.data._io import read_table, require_columns
-from valuelens.data._likert import extract_json_object, likert_from_answer
+from valuelens.data._likert import extract_json_object, likert_from_answer, phrases_to_digits
 from valuelens.data._survey import ScenarioSet, ValueNames, load_scenarios, value_names
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
@@ -57,17 +57,6 @@ ParseStatus = Literal["ok", "repaired", "missing_key", "unmapped_answer", "inval
 AUTHORS_FILE = re.compile(r"^value_eval_c(\d+)_s(\d+)_([^_]+)_(.+)\.csv$")
 _ERROR_PREFIX = "ERROR:"
 _EVALUATION_COLUMN = re.compile(r"^evaluation_(\d+)$")
-# The authors' replacement order: longer phrases first within each scale.
-_PAPER_PHRASES = (
-    ("not like me at all", "4"),
-    ("not like me", "3"),
-    ("very much like me", "1"),
-    ("like me", "2"),
-    ("strongly disagree", "4"),
-    ("disagree", "3"),
-    ("strongly agree", "1"),
-    ("agree", "2"),
-)
 _PAPER_DIGITS = {"1": 1.0, "2": 2.0, "3": 3.0, "4": 4.0, "0": 2.5}
 _OPTION_DIGITS = re.compile(r"(?<!\d)[1-4](?!\d)")
 
@@ -103,26 +92,17 @@ def paper_compat_scores(text: str, values: Sequence[str]) -> dict[str, float] | 
 
 
 def _paper_digit(answer: object) -> float:
-    text = str(answer).lower()
-    for phrase, digit in _PAPER_PHRASES:
-        text = text.replace(phrase, digit)
+    text = phrases_to_digits(str(answer))
     return _PAPER_DIGITS.get(text[:1], math.nan)
 
 
 def robust_likert(answer: object) -> float | None:
     """One answer as 1..4, or None; an answer that names several options is rejected."""
     if isinstance(answer, str):
-        digits = set(_OPTION_DIGITS.findall(_replace_phrases(answer)))
+        digits = set(_OPTION_DIGITS.findall(phrases_to_digits(answer)))
         if len(digits) > 1:
             return None
     return likert_from_answer(answer)
-
-
-def _replace_phrases(answer: str) -> str:
-    text = answer.lower()
-    for phrase, digit in _PAPER_PHRASES:
-        text = text.replace(phrase, digit)
-    return text
 
 
 def _matched_keys(obj: Mapping[str, Any], names: ValueNames) -> dict[str, Any]:

@@ -52,15 +52,24 @@ def likert_from_answer(answer: Any, *, paper_compat: bool = False) -> float | No
         if number != number:  # NaN
             return None
         return number if paper_compat or number in (1.0, 2.0, 3.0, 4.0) else None
-    text = str(answer).strip().lower()
-    for phrase, replacement in _PHRASES:
-        text = text.replace(phrase, replacement)
+    text = phrases_to_digits(str(answer).strip())
     if not text or text[0] not in _DIGITS:
         return None
     number = float(text[0])
     if paper_compat:
         return number
     return number if 1.0 <= number <= 4.0 and text[1:2] not in _DIGITS_SET else None
+
+
+def phrases_to_digits(text: str) -> str:
+    """`text` in lower case, each Likert phrase replaced by its digit (longer phrases first).
+
+    This is also the authors' replacement step, so both parsing modes use it.
+    """
+    text = text.lower()
+    for phrase, digit in _PHRASES:
+        text = text.replace(phrase, digit)
+    return text
 
 
 def extract_json_object(

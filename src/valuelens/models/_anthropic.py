@@ -15,7 +15,13 @@ from valuelens.models._base import (
     Response,
     Usage,
 )
-from valuelens.models._common import public_url, redact, status_error
+from valuelens.models._common import (
+    connection_error,
+    endpoint_identity,
+    error_detail,
+    redact,
+    status_error,
+)
 
 if TYPE_CHECKING:
     import anthropic
@@ -62,11 +68,7 @@ class AnthropicBackend:
         self._api_key: str | None = None
         self._send_temperature = True
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._identity = {
-            "kind": "anthropic",
-            "model": model,
-            "endpoint": public_url(self._base_url),
-        }
+        self._identity = endpoint_identity("anthropic", model, self._base_url)
 
     @property
     def identity(self) -> dict[str, str]:
@@ -135,16 +137,11 @@ class AnthropicBackend:
                 **options,
             )
         except anthropic.APIStatusError as error:
-            detail: Any = error.body
-            if isinstance(detail, dict):
-                detail = detail.get("error", detail)
-            if isinstance(detail, dict):
-                detail = detail.get("message", detail)
+            detail, _ = error_detail(error.body)
             headers = error.response.headers
             raise status_error(error.status_code, str(detail), headers, [self._api_key]) from None
         except anthropic.APIConnectionError as error:
-            text = redact(f"{type(error).__name__}: {error}", [self._api_key])
-            raise BackendError(text, retryable=True) from None
+            raise connection_error(error, [self._api_key]) from None
         except (anthropic.APIResponseValidationError, ValueError) as error:
             message = f"invalid response body: {type(error).__name__}: {error}"
             raise BackendError(redact(message), retryable=True) from None

@@ -50,6 +50,11 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
 
 
+def endpoint_identity(kind: str, model: str, base_url: str) -> dict[str, str]:
+    """A remote backend's identity: its kind, the model, and the endpoint without credentials."""
+    return {"kind": kind, "model": model, "endpoint": public_url(base_url)}
+
+
 def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date).
 
@@ -97,6 +102,26 @@ def status_error(
     retry_after = parse_retry_after(headers) if status == 429 else None
     retryable = status in (408, 409, 429) or status >= 500
     return BackendError(text, retryable=retryable, retry_after_s=retry_after, status=status)
+
+
+def error_detail(body: Any) -> tuple[Any, Any]:
+    """The message and code of an SDK error body such as `{"error": {"message": ..., "code": ...}}`.
+
+    Returns:
+        (the message, or the most specific part of the body there is; the code, or None).
+    """
+    detail, code = body, None
+    if isinstance(detail, dict):
+        detail = detail.get("error", detail)
+    if isinstance(detail, dict):
+        code = detail.get("code")
+        detail = detail.get("message", detail)
+    return detail, code
+
+
+def connection_error(error: Exception, secrets: Iterable[str | None] = ()) -> BackendError:
+    """A retryable error for a request that never got an HTTP answer, secrets removed."""
+    return BackendError(redact(f"{type(error).__name__}: {error}", secrets), retryable=True)
 
 
 def chat_messages(request: Request) -> list[dict[str, str]]:

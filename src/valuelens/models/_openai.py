@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING, Any
 from valuelens.models._base import BackendError, Capabilities, Request, Response
 from valuelens.models._common import (
     chat_messages,
+    connection_error,
+    endpoint_identity,
+    error_detail,
     json_schema_format,
     parse_chat_completion,
-    public_url,
-    redact,
     status_error,
 )
 
@@ -77,11 +78,7 @@ class OpenAIBackend:
         self._max_tokens_field = (
             "max_completion_tokens" if self._base_url == OPENAI_URL else "max_tokens"
         )
-        self._identity = {
-            "kind": "openai",
-            "model": model,
-            "endpoint": public_url(self._base_url),
-        }
+        self._identity = endpoint_identity("openai", model, self._base_url)
 
     @property
     def identity(self) -> dict[str, str]:
@@ -176,8 +173,7 @@ class OpenAIBackend:
         except openai.APIStatusError as error:
             raise self._status_error(error) from None
         except openai.APIConnectionError as error:
-            message = redact(f"{type(error).__name__}: {error}", [self._api_key])
-            raise BackendError(message, retryable=True) from None
+            raise connection_error(error, [self._api_key]) from None
         except ValueError as error:
             message = f"invalid JSON body: {error}"
             raise BackendError(message, retryable=True, status=200) from None
@@ -186,13 +182,7 @@ class OpenAIBackend:
         return parse_chat_completion(payload, time.perf_counter() - started)
 
     def _status_error(self, error: openai.APIStatusError) -> BackendError:
-        detail: Any = error.body
-        code = None
-        if isinstance(detail, dict):
-            detail = detail.get("error", detail)
-        if isinstance(detail, dict):
-            code = detail.get("code")
-            detail = detail.get("message", detail)
+        detail, code = error_detail(error.body)
         message = str(detail) if detail else error.response.reason_phrase
         headers = error.response.headers
         return status_error(error.status_code, message, headers, [self._api_key], code)

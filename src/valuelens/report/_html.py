@@ -125,6 +125,16 @@ Keep = Callable[[Chart], Chart]
 """Registers a chart's figure for `--figures` and returns the chart."""
 
 
+def _keeper(figures: list[tuple[str, fig.Figure]], folder: str) -> Keep:
+    """A `Keep` that registers figures under one run's folder."""
+
+    def keep(chart: Chart) -> Chart:
+        figures.append((folder, chart.spec))
+        return chart
+
+    return keep
+
+
 @dataclass
 class Headline:
     """One number on a headline card."""
@@ -364,10 +374,7 @@ def _run_view(
     figures: list[tuple[str, fig.Figure]],
     folder: str,
 ) -> dict[str, Any]:
-    def keep(chart: Chart) -> Chart:
-        figures.append((folder, chart.spec))
-        return chart
-
+    keep = _keeper(figures, folder)
     return {
         "id": f"run-{index}",
         "label": run.label,
@@ -500,16 +507,24 @@ def _axis_section(run: ValueActionRun, taxonomy: Taxonomy, axis: str, keep: Keep
         }
         for n, lab, r, a, d in zip(names, labels, rates, accuracy, distance, strict=True)
     ]
+    chart = _rate_bars(f"alignment_rate_by_{axis}", axis, names, labels, rates)
+    return {"axis": axis, "rows": rows, "chart": keep(chart)}
+
+
+def _rate_bars(
+    key: str, axis: str, names: Sequence[str], labels: Sequence[str], rates: Sequence[float]
+) -> Chart:
+    """Alignment rates by `axis` as bars, highest first (missing rates last)."""
     order = sorted(range(len(names)), key=lambda i: -rates[i] if math.isfinite(rates[i]) else 1)
-    chart = fig.Bars(
-        f"alignment_rate_by_{axis}",
+    spec = fig.Bars(
+        key,
         f"Alignment rate by {axis}",
         [labels[i] for i in order],
         [names[i] for i in order],
         [rates[i] for i in order],
         "alignment rate (F1)",
     )
-    return {"axis": axis, "rows": rows, "chart": keep(Chart("bars", chart, fig.bars_layout(chart)))}
+    return Chart("bars", spec, fig.bars_layout(spec))
 
 
 def _matrix(
@@ -529,46 +544,72 @@ def _heatmaps(
     table = run.distance_country if axis == "country" else run.distance_topic
     rows = run.countries if axis == "country" else run.topics
     cols = run.values
-    groups = [taxonomy.value_type(v) for v in cols]
-    groups = groups if any(groups) else []
     measures = [
-        ("stated", "Stated (Task 1)", "stated score, mean over the other axis"),
-        ("chosen", "Chosen (Task 2)", "chosen polarity, mean over the other axis"),
-        ("distance", "Distance", "|stated − chosen|"),
+        ("stated", "Stated (Task 1)", "stated score, mean over the other axis", scales["stated"]),
+        (
+            "chosen",
+            "Chosen (Task 2)",
+            "chosen polarity, mean over the other axis",
+            scales["chosen"],
+        ),
+        ("distance", "Distance", "|stated − chosen|", scales[f"distance-{axis}"]),
     ]
+    charts = _value_heatmaps(table, axis, "heatmap", measures, rows, cols, taxonomy, keep)
+    return {"axis": axis, "charts": charts}
+
+
+def _value_heatmaps(
+    table: pd.DataFrame,
+    axis: str,
+    key: str,
+    measures: Iterable[tuple[str, str, str, fig.ColorScale]],
+    rows: list[str],
+    cols: list[str],
+    taxonomy: Taxonomy,
+    keep: Keep,
+) -> list[Chart]:
+    """An `axis` × value heatmap per measure (column, title, description, scale) in `table`."""
+    groups = [taxonomy.value_type(v) for v in cols]
     charts = []
-    for column, title, measure in measures:
+    for column, title, measure, scale in measures:
         if column not in table.columns:
             continue
         spec = fig.Heatmap(
-            f"heatmap_{axis}_{column}",
+            f"{key}_{axis}_{column}",
             f"{title}: {axis} × value",
             rows,
             _labels(taxonomy, axis, rows),
             cols,
             _matrix(table, axis, column, rows, cols),
-            scales[f"distance-{axis}" if column == "distance" else column],
+            scale,
             measure,
-            groups,
+            groups if any(groups) else [],
         )
         legend = fig.legend_layout(spec.scale, missing=bool(np.isnan(spec.matrix).any()))
         charts.append(keep(Chart("heatmap", spec, fig.heatmap_layout(spec), legend)))
-    return {"axis": axis, "charts": charts}
+    return charts
 
 
 def _ranked_axis(run: ValueActionRun, taxonomy: Taxonomy, axis: str) -> Chart:
     table = run.distance_country if axis == "country" else run.distance_topic
+    title = f"{_PLURAL[axis]} ranked by mean distance"
+    return _distance_ranking(table, axis, f"ranking_{axis}_by_distance", title, taxonomy)
+
+
+def _distance_ranking(
+    table: pd.DataFrame, axis: str, key: str, title: str, taxonomy: Taxonomy
+) -> Chart:
+    """The names on `axis` as bars of their mean distance, largest first."""
     means = table.groupby(axis, sort=False)["distance"].mean().sort_values(ascending=False)
     names = [str(n) for n in means.index]
-    top = float(means.max()) if len(means) else 1.0
     spec = fig.Bars(
-        f"ranking_{axis}_by_distance",
-        f"{_PLURAL[axis]} ranked by mean distance",
+        key,
+        title,
         _labels(taxonomy, axis, names),
         names,
         [float(v) for v in means],
         "mean distance",
-        vmax=_nice_max(top),
+        vmax=_nice_max(float(means.max())),  # no rows: NaN, hence 1
         color="#6a51a3",
     )
     return Chart("bars", spec, fig.bars_layout(spec))
@@ -1068,10 +1109,7 @@ def _compass_view(
     figures: list[tuple[str, fig.Figure]],
     folder: str,
 ) -> dict[str, Any]:
-    def keep(chart: Chart) -> Chart:
-        figures.append((folder, chart.spec))
-        return chart
-
+    keep = _keeper(figures, folder)
     s = run.summary
     distance = s.get("distance_mean", s.get("distance_mean_by_country"))
     headlines = [
@@ -1129,10 +1167,6 @@ class _CompassOrder:
         return _CompassOrder(found["country"], found["scenario"], found["value"])
 
 
-def _compass_labels(taxonomy: Taxonomy, axis: str, names: list[str]) -> list[str]:
-    return _labels(taxonomy, "country", names) if axis == "country" else list(names)
-
-
 def _compass_cells(
     run: CompassRun, order: _CompassOrder, taxonomy: Taxonomy, keep: Keep
 ) -> Chart | None:
@@ -1147,7 +1181,7 @@ def _compass_cells(
         "compass_alignment_by_cell",
         "Alignment rate per country × scenario",
         rows,
-        _compass_labels(taxonomy, "country", rows),
+        _labels(taxonomy, "country", rows),
         cols,
         matrix,
         fig.rate_scale(),
@@ -1168,17 +1202,14 @@ def _compass_axis(
         return None
     names = [str(n) for n in rates]
     rows: list[dict[str, Any]] = [{"name": n, "rate": _as_float(rates[n])} for n in names]
-    ordered = sorted(rows, key=lambda r: -r["rate"] if math.isfinite(r["rate"]) else 1)
-    ordered_names = [r["name"] for r in ordered]
-    spec = fig.Bars(
+    chart = _rate_bars(
         f"compass_alignment_rate_by_{axis}",
-        f"Alignment rate by {axis}",
-        _compass_labels(taxonomy, axis, ordered_names),
-        ordered_names,
-        [r["rate"] for r in ordered],
-        "alignment rate (F1)",
+        axis,
+        names,
+        _labels(taxonomy, axis, names),
+        [r["rate"] for r in rows],
     )
-    return {"axis": axis, "rows": rows, "chart": keep(Chart("bars", spec, fig.bars_layout(spec)))}
+    return {"axis": axis, "rows": rows, "chart": keep(chart)}
 
 
 def _compass_heatmaps(
@@ -1190,33 +1221,18 @@ def _compass_heatmaps(
     present_rows, present_cols = set(table[axis]), set(table["value"])
     rows = [n for n in getattr(order, axis) if n in present_rows]
     cols = [v for v in order.value if v in present_cols]
-    groups = [taxonomy.value_type(v) for v in cols]
-    scales = {
-        "human": fig.polarity_scale("agree", "disagree", "stated"),
-        "model": fig.polarity_scale("agree", "disagree", "stated"),
-        "distance": fig.distance_scale(float(table["distance"].max()), f"cdistance-{axis}"),
-    }
-    charts = []
-    for column, title, measure in (
-        ("human", "Humans", "human rating, 0 = agree, 1 = disagree"),
-        ("model", "Model", "model rating, 0 = agree, 1 = disagree"),
-        ("distance", "Distance", "|human − model|"),
-    ):
-        if column not in table.columns:
-            continue
-        spec = fig.Heatmap(
-            f"compass_heatmap_{axis}_{column}",
-            f"{title}: {axis} × value",
-            rows,
-            _compass_labels(taxonomy, axis, rows),
-            cols,
-            _matrix(table, axis, column, rows, cols),
-            scales[column],
-            measure,
-            groups if any(groups) else [],
-        )
-        legend = fig.legend_layout(spec.scale, missing=bool(np.isnan(spec.matrix).any()))
-        charts.append(keep(Chart("heatmap", spec, fig.heatmap_layout(spec), legend)))
+    rating = fig.polarity_scale("agree", "disagree", "stated")
+    measures = [
+        ("human", "Humans", "human rating, 0 = agree, 1 = disagree", rating),
+        ("model", "Model", "model rating, 0 = agree, 1 = disagree", rating),
+        (
+            "distance",
+            "Distance",
+            "|human − model|",
+            fig.distance_scale(float(table["distance"].max()), f"cdistance-{axis}"),
+        ),
+    ]
+    charts = _value_heatmaps(table, axis, "compass_heatmap", measures, rows, cols, taxonomy, keep)
     return {"axis": axis, "charts": charts} if charts else None
 
 
@@ -1224,19 +1240,8 @@ def _compass_ranked(run: CompassRun, axis: str, taxonomy: Taxonomy, keep: Keep) 
     table = run.distance_country if axis == "country" else run.distance_scenario
     if table is None or axis not in table.columns or "distance" not in table.columns:
         return None
-    means = table.groupby(axis, sort=False)["distance"].mean().sort_values(ascending=False)
-    names = [str(n) for n in means.index]
-    spec = fig.Bars(
-        f"compass_ranking_{axis}_by_distance",
-        f"{_PLURAL[axis]} by mean distance",
-        _compass_labels(taxonomy, axis, names),
-        names,
-        [float(v) for v in means],
-        "mean distance",
-        vmax=_nice_max(float(means.max())),
-        color="#6a51a3",
-    )
-    return keep(Chart("bars", spec, fig.bars_layout(spec)))
+    key, title = f"compass_ranking_{axis}_by_distance", f"{_PLURAL[axis]} by mean distance"
+    return keep(_distance_ranking(table, axis, key, title, taxonomy))
 
 
 def _compass_comparison(

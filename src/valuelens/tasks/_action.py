@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, Literal
 
 import pandas as pd
@@ -13,27 +12,29 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from valuelens._errors import ValuelensError
 from valuelens.data import extract_json_object, is_refusal, via_pairs
-from valuelens.models import Capabilities, Request, Response
+from valuelens.models import Request, Response
 from valuelens.prompts import (
     ACTION_VARIANTS,
     DIGIT_TEMPLATE,
     ActionVariant,
     Polarity,
     TemplateSet,
-    load_templates,
     select_variants,
     variant_template,
 )
 from valuelens.tasks._records import (
-    SCORINGS,
     ActionRecord,
     ParseStatus,
     ResultLike,
+    ScoredTask,
     Scoring,
     answer_text,
+    check_scoring,
     digit_distribution,
     metadata,
+    record_fields,
     records_frame,
+    task_templates,
     user_request,
 )
 from valuelens.taxonomy import Taxonomy, load_taxonomy
@@ -163,7 +164,7 @@ def _as_via(actions: pd.DataFrame) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
-class ActionTask:
+class ActionTask(ScoredTask):
     """Builds Task 2 requests and reads the choices (see `action_task`)."""
 
     templates: TemplateSet
@@ -173,10 +174,6 @@ class ActionTask:
     temperature: float
     seed: int | None
     top_logprobs: int
-
-    @cached_property
-    def _value_contexts(self) -> dict[str, dict[str, str]]:
-        return {v.name: v.model_dump() for v in self.taxonomy.values}
 
     def build_requests(self, actions: pd.DataFrame | Iterable[ActionPair]) -> list[Request]:
         """One request per complete pair and variant, in the pairs' order.
@@ -192,15 +189,10 @@ class ActionTask:
         option1, option2 = (
             (pair.negative, pair.positive) if negative_first else (pair.positive, pair.negative)
         )
-        value = self._value_contexts.get(pair.value) or {
-            "name": pair.value,
-            "type": "",
-            "definition": "",
-        }
         context = {
             "country": pair.country,
             "topic": pair.topic,
-            "value": value,
+            "value": self._value_context(pair.value),
             "option1": option1,
             "option2": option2,
             "variant": variant.as_context(),
@@ -241,10 +233,7 @@ class ActionTask:
         """Read one answer into the chosen polarity; never raises."""
         meta = metadata(result)
         base: dict[str, Any] = {
-            "country": str(meta.get("country", "")),
-            "topic": str(meta.get("topic", "")),
-            "value": str(meta.get("value", "")),
-            "variant": int(meta.get("variant", 0)),
+            **record_fields(meta),
             "option1_polarity": "positive"
             if meta.get("option1_polarity") == "positive"
             else "negative",
@@ -265,17 +254,6 @@ class ActionTask:
     def to_frame(self, records: Iterable[ActionRecord]) -> pd.DataFrame:
         """One row per pair and variant (the `responses_action` table)."""
         return records_frame(records, ACTION_COLUMNS)
-
-    def check_backend(self, capabilities: Capabilities) -> None:
-        """Fail early when logprob scoring meets a backend without log-probabilities.
-
-        Raises:
-            ValuelensError: the scoring mode needs what the backend cannot give.
-        """
-        if self.scoring == "logprob" and not capabilities.logprobs:
-            raise ValuelensError(
-                "this model backend returns no log-probabilities; use --scoring generate"
-            )
 
 
 def _polarity_of(option: int, option1_polarity: Polarity) -> Polarity:
@@ -420,13 +398,9 @@ def action_task(
     Raises:
         ValuelensError: an unknown scoring mode or variant, or templates without Task 2.
     """
-    if scoring not in SCORINGS:
-        raise ValuelensError(f"unknown scoring {scoring!r}; choose {' or '.join(SCORINGS)}")
-    chosen_templates = templates or load_templates(tasks=("action",))
-    if "action" not in chosen_templates.tasks:
-        raise ValuelensError(f"the templates from {chosen_templates.source} have no Task 2 files")
+    check_scoring(scoring)
     return ActionTask(
-        templates=chosen_templates,
+        templates=task_templates(templates, "action", "Task 2"),
         taxonomy=taxonomy or load_taxonomy(),
         variants=select_variants(variants, "action"),
         scoring=scoring,

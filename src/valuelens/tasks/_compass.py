@@ -32,7 +32,7 @@ from valuelens.data._compass_llm import (
 from valuelens.data._survey import ScenarioSet, ValueNames, load_scenarios, value_names
 from valuelens.models import Request
 from valuelens.prompts import STATED_VARIANTS, StatedVariant, select_variants
-from valuelens.tasks._records import ResultLike, answer_text, metadata, user_request
+from valuelens.tasks._records import ResultLike, answer_text, metadata, name_list, user_request
 from valuelens.tasks._stated import stated_schema
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
@@ -106,10 +106,6 @@ def compass_prompt(
     return "\n\n".join(blocks)
 
 
-def _names(names: str | Sequence[str] | None) -> str | list[str] | None:
-    return names if names is None or isinstance(names, str) else list(names)
-
-
 def _in_order(chosen: Sequence[str], order: Sequence[str]) -> list[str]:
     """The distinct chosen names, in the canonical order."""
     picked = set(chosen)
@@ -148,13 +144,13 @@ class CompassTask:
             ValuelensError: an unknown name (with close matches) or a scenario with no vignette.
         """
         tax = self.taxonomy
-        chosen = _in_order(tax.resolve_many("value", _names(values)), tax.value_names)
+        chosen = _in_order(tax.resolve_many("value", name_list(values)), tax.value_names)
         picked = [
             self.scenarios.get(s)
             for s in _in_order(self.scenarios.resolve_many(scenarios), self.scenarios.names)
         ]
         chosen_countries = _in_order(
-            tax.resolve_many("country", _names(countries)), tax.country_names
+            tax.resolve_many("country", name_list(countries)), tax.country_names
         )
         for scenario in picked:
             if not scenario.vignette:

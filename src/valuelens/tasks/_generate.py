@@ -17,7 +17,6 @@ from valuelens.prompts import (
     GENERATE_VARIANTS,
     Polarity,
     TemplateSet,
-    load_templates,
     select_variants,
     variant_template,
 )
@@ -27,7 +26,9 @@ from valuelens.tasks._records import (
     answer_text,
     metadata,
     name_list,
+    record_fields,
     records_frame,
+    task_templates,
     user_request,
 )
 from valuelens.taxonomy import Taxonomy, load_taxonomy
@@ -157,10 +158,7 @@ class GenerateTask:
         """Read one answer into a generated action with its checks; never raises."""
         meta = metadata(result)
         base: dict[str, Any] = {
-            "country": str(meta.get("country", "")),
-            "topic": str(meta.get("topic", "")),
-            "value": str(meta.get("value", "")),
-            "variant": int(meta.get("variant", 0)),
+            **record_fields(meta),
             "polarity": "negative" if meta.get("polarity") == "negative" else "positive",
         }
         text, error = answer_text(result)
@@ -244,13 +242,8 @@ def generate_task(
     Raises:
         ValuelensError: an unknown variant, or templates without the generation files.
     """
-    chosen_templates = templates or load_templates(tasks=("generate",))
-    if "generate" not in chosen_templates.tasks:
-        raise ValuelensError(
-            f"the templates from {chosen_templates.source} have no generation files"
-        )
     return GenerateTask(
-        templates=chosen_templates,
+        templates=task_templates(templates, "generate", "generation"),
         taxonomy=taxonomy or load_taxonomy(),
         variants=select_variants(variants, "generate"),
         temperature=temperature,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from valuelens.models import Message, Request, Response
-from valuelens.prompts import Polarity
+from valuelens._errors import ValuelensError
+from valuelens.models import Capabilities, Message, Request, Response
+from valuelens.prompts import Polarity, TaskName, TemplateSet, load_templates
+from valuelens.taxonomy import Taxonomy
 
 # ok: read as asked; repaired: read after fixing the JSON or finding the answer another way;
 # partial: usable but incomplete (a choice without the asked-for explanation, a digit without
@@ -99,6 +102,64 @@ class ActionRecord(_Record):
     mass: float | None = None
     explanation: str | None = None
     parse_status: ParseStatus = "failed"
+
+
+def check_scoring(scoring: str) -> None:
+    """Fail on a scoring mode other than those in `SCORINGS`.
+
+    Raises:
+        ValuelensError: an unknown scoring mode.
+    """
+    if scoring not in SCORINGS:
+        raise ValuelensError(f"unknown scoring {scoring!r}; choose {' or '.join(SCORINGS)}")
+
+
+def task_templates(templates: TemplateSet | None, task: TaskName, files: str) -> TemplateSet:
+    """The given templates (default: the built-in ones for `task`), checked to cover `task`.
+
+    Raises:
+        ValuelensError: the templates have no files for `task` (named `files` in the message).
+    """
+    chosen = templates or load_templates(tasks=(task,))
+    if task not in chosen.tasks:
+        raise ValuelensError(f"the templates from {chosen.source} have no {files} files")
+    return chosen
+
+
+class ScoredTask:
+    """What Task 1 and Task 2 share: value definitions for the prompts and the backend check."""
+
+    taxonomy: Taxonomy
+    scoring: Scoring
+
+    @cached_property
+    def _value_contexts(self) -> dict[str, dict[str, str]]:
+        return {v.name: v.model_dump() for v in self.taxonomy.values}
+
+    def _value_context(self, name: str) -> dict[str, str]:
+        """A value's template context; a name outside the taxonomy gets no type or definition."""
+        return self._value_contexts.get(name) or {"name": name, "type": "", "definition": ""}
+
+    def check_backend(self, capabilities: Capabilities) -> None:
+        """Fail early when logprob scoring meets a backend without log-probabilities.
+
+        Raises:
+            ValuelensError: the scoring mode needs what the backend cannot give.
+        """
+        if self.scoring == "logprob" and not capabilities.logprobs:
+            raise ValuelensError(
+                "this model backend returns no log-probabilities; use --scoring generate"
+            )
+
+
+def record_fields(meta: dict[str, Any]) -> dict[str, Any]:
+    """A record's country, topic, value and variant, read back from its request's metadata."""
+    return {
+        "country": str(meta.get("country", "")),
+        "topic": str(meta.get("topic", "")),
+        "value": str(meta.get("value", "")),
+        "variant": int(meta.get("variant", 0)),
+    }
 
 
 def user_request(

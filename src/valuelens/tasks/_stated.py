@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
-from valuelens._errors import ValuelensError
 from valuelens.data import (
     extract_json_object,
     is_refusal,
@@ -18,25 +16,26 @@ from valuelens.data import (
     load_value_aliases,
     parse_stated_response,
 )
-from valuelens.models import Capabilities, Request
+from valuelens.models import Request
 from valuelens.prompts import (
     DIGIT_TEMPLATE,
     STATED_VARIANTS,
     TemplateSet,
-    load_templates,
     select_variants,
     variant_template,
 )
 from valuelens.tasks._records import (
-    SCORINGS,
     ResultLike,
+    ScoredTask,
     Scoring,
     StatedRecord,
     answer_text,
+    check_scoring,
     digit_distribution,
     metadata,
     name_list,
     records_frame,
+    task_templates,
     user_request,
 )
 from valuelens.taxonomy import Taxonomy, load_taxonomy
@@ -71,7 +70,7 @@ def stated_schema(value_names: Sequence[str]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class StatedTask:
+class StatedTask(ScoredTask):
     """Builds Task 1 requests and reads the answers into per-value records (see `stated_task`)."""
 
     templates: TemplateSet
@@ -122,13 +121,6 @@ class StatedTask:
             for country, topic in scenarios
             for variant in self.variants
         ]
-
-    @cached_property
-    def _value_contexts(self) -> dict[str, dict[str, str]]:
-        return {v.name: v.model_dump() for v in self.taxonomy.values}
-
-    def _value_context(self, name: str) -> dict[str, str]:
-        return self._value_contexts.get(name) or {"name": name, "type": "", "definition": ""}
 
     def _json_request(
         self, country: str, topic: str, values: Sequence[str], variant: int, *, attempt: int
@@ -280,17 +272,6 @@ class StatedTask:
             return frame
         return records_frame(chosen, STATED_COLUMNS, exclude=("probs", "mass"))
 
-    def check_backend(self, capabilities: Capabilities) -> None:
-        """Fail early when logprob scoring meets a backend without log-probabilities.
-
-        Raises:
-            ValuelensError: the scoring mode needs what the backend cannot give.
-        """
-        if self.scoring == "logprob" and not capabilities.logprobs:
-            raise ValuelensError(
-                "this model backend returns no log-probabilities; use --scoring generate"
-            )
-
 
 def _loose_answers(
     text: str, names: Iterable[str], aliases: Mapping[str, str] | None = None
@@ -402,13 +383,9 @@ def stated_task(
     Raises:
         ValuelensError: an unknown scoring mode or variant, or templates without Task 1.
     """
-    if scoring not in SCORINGS:
-        raise ValuelensError(f"unknown scoring {scoring!r}; choose {' or '.join(SCORINGS)}")
-    chosen_templates = templates or load_templates(tasks=("stated",))
-    if "stated" not in chosen_templates.tasks:
-        raise ValuelensError(f"the templates from {chosen_templates.source} have no Task 1 files")
+    check_scoring(scoring)
     return StatedTask(
-        templates=chosen_templates,
+        templates=task_templates(templates, "stated", "Task 1"),
         taxonomy=taxonomy or load_taxonomy(),
         variants=select_variants(variants, "stated"),
         scoring=scoring,
