@@ -5,6 +5,14 @@ that the client under test, not the server, dominates CPU use. It answers
 `POST /v1/chat/completions` (and `/chat/completions`) like an OpenAI-compatible server and
 `POST /v1/messages` like Anthropic's API, after a fixed latency.
 
+Answers: a chat request with `response_format` of type `json_schema` gets an instance of that
+schema, like a model with structured output (every property of an object; an `enum` member
+picked by a hash of the prompt and the property name, so answers vary across prompts but are
+reproducible; a short first-person sentence for strings; 1-2 array items; `minimum` or 1 for
+numbers). Requests with `logprobs`, without a schema, and all Anthropic requests get an echo of
+the last message. `garbage_every=n` replaces every n-th successful answer (counted in arrival
+order) with one of `GARBAGE_TEXTS`, unreadable text a parser must survive.
+
 Faults come from two sources:
 * random, seeded: `p429` (429 with `Retry-After`), `p500` (500);
 * scripted per prompt: a last message containing `<<faults:429,500,hang,truncate,badjson,drop>>`
@@ -27,12 +35,24 @@ import random
 import re
 import sys
 import threading
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 _SCRIPT = re.compile(r"<<faults:([a-z0-9,]*)>>")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests"}
+# What `garbage_every` answers, in turn: prose without JSON, and a refusal.
+GARBAGE_TEXTS = (
+    "Well, that is a hard one. Let me think about it some more before I say anything.",
+    "I'm sorry, but I can't help with that request.",
+)
+_SENTENCES = (
+    "I would do this because it fits what matters most to me.",
+    "I choose this since it is closer to how I want to live.",
+    "I think this is the better way for me to act here.",
+    "I prefer this because it respects the people around me.",
+)
 
 
 @dataclass
@@ -47,6 +67,8 @@ class FaultConfig:
     seed: int = 0
     reject_json_schema: bool = False
     hang_s: float = 3600.0
+    answer_json_schema: bool = True
+    garbage_every: int = 0
 
 
 @dataclass
@@ -57,6 +79,7 @@ class Stats:
     chat: int = 0
     messages: int = 0
     ok: int = 0
+    garbage: int = 0
     faults: dict[str, int] = field(default_factory=dict)
     authorization: list[str] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
@@ -79,6 +102,7 @@ class FakeServer:
         self.stats = Stats()
         self._rng = random.Random(config.seed)
         self._attempts: dict[str, int] = {}
+        self._answered = 0
         self._server: asyncio.Server | None = None
         self.connections: set[_Connection] = set()
         self.port = 0
@@ -178,7 +202,16 @@ class FakeServer:
             return
         if fault is None or fault == "hang":
             self.stats.ok += 1
-            body = _chat_body(payload) if kind == "chat" else _messages_body(payload)
+            self._answered += 1
+            garbage = None
+            every = self.config.garbage_every
+            if every > 0 and self._answered % every == 0:
+                garbage = GARBAGE_TEXTS[(self._answered // every - 1) % len(GARBAGE_TEXTS)]
+                self.stats.garbage += 1
+            if kind == "chat":
+                body = _chat_body(payload, garbage, schema=self.config.answer_json_schema)
+            else:
+                body = _messages_body(payload, garbage)
             conn.send(_response(200, json.dumps(body).encode()))
         elif fault == "429":
             extra = f"retry-after: {self.config.retry_after}\r\n"
@@ -211,8 +244,25 @@ def _last_text(payload: dict[str, Any]) -> str:
     return content if isinstance(content, str) else json.dumps(content)
 
 
-def _chat_body(payload: dict[str, Any]) -> dict[str, Any]:
-    text = "echo: " + _last_text(payload)[-40:]
+def _chat_body(
+    payload: dict[str, Any], garbage: str | None = None, *, schema: bool = True
+) -> dict[str, Any]:
+    wanted = payload.get("response_format")
+    completion_tokens = 5
+    if garbage is not None:
+        text = garbage
+    elif (
+        schema
+        and not payload.get("logprobs")
+        and isinstance(wanted, dict)
+        and wanted.get("type") == "json_schema"
+    ):
+        root = (wanted.get("json_schema") or {}).get("schema") or {}
+        seed = zlib.crc32(_last_text(payload).encode())
+        text = json.dumps(_instance(root, root, seed, "", 0))
+        completion_tokens = max(1, len(text) // 4)
+    else:
+        text = "echo: " + _last_text(payload)[-40:]
     prompt_tokens = sum(len(str(m.get("content", ""))) for m in payload.get("messages", [])) // 4
     choice: dict[str, Any] = {
         "index": 0,
@@ -231,19 +281,67 @@ def _chat_body(payload: dict[str, Any]) -> dict[str, Any]:
         "choices": [choice],
         "usage": {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": 5,
-            "total_tokens": prompt_tokens + 5,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
         },
     }
 
 
-def _messages_body(payload: dict[str, Any]) -> dict[str, Any]:
+def _instance(schema: Any, root: Mapping[str, Any], seed: int, name: str, depth: int) -> Any:
+    """A JSON value matching `schema`; choices hash `seed` (the prompt) with the property name."""
+    if not isinstance(schema, Mapping) or depth > 8:
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+        return _instance(target, root, seed, name, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    pick = zlib.crc32(name.encode(), seed)
+    options = schema.get("enum")
+    if isinstance(options, list) and options:
+        return options[pick % len(options)]
+    for key in ("anyOf", "oneOf", "allOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches:
+            return _instance(branches[0], root, seed, name, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or (kind is None and "properties" in schema):
+        properties = schema.get("properties") or {}
+        return {
+            key: _instance(sub, root, seed, f"{name}/{key}", depth + 1)
+            for key, sub in properties.items()
+        }
+    if kind == "array":
+        count = max(int(schema.get("minItems", 1)), 1 + pick % 2)
+        count = min(count, int(schema.get("maxItems", count)))
+        item = schema.get("items", {"type": "string"})
+        return [_instance(item, root, seed, f"{name}/{i}", depth + 1) for i in range(count)]
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", 1)
+        return int(low) if kind == "integer" else low
+    if kind == "boolean":
+        return pick % 2 == 0
+    if kind == "null":
+        return None
+    sentence = _SENTENCES[pick % len(_SENTENCES)]
+    while len(sentence) < int(schema.get("minLength", 0)):
+        sentence += " " + sentence
+    return sentence[: int(schema.get("maxLength", len(sentence)))]
+
+
+def _messages_body(payload: dict[str, Any], garbage: str | None = None) -> dict[str, Any]:
+    text = garbage if garbage is not None else "echo: " + _last_text(payload)[-40:]
     return {
         "id": "msg_fake",
         "type": "message",
         "role": "assistant",
         "model": payload.get("model", "fake"),
-        "content": [{"type": "text", "text": "echo: " + _last_text(payload)[-40:]}],
+        "content": [{"type": "text", "text": text}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": 11, "output_tokens": 5},
@@ -336,6 +434,14 @@ def main() -> None:
     parser.add_argument("--retry-after", default="1")
     parser.add_argument("--retry-after-ms", default=None)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--garbage-every", type=int, default=0, help="every n-th answer is unreadable text"
+    )
+    parser.add_argument(
+        "--echo-schema",
+        action="store_true",
+        help="echo the prompt even when a JSON schema is asked for (the old behaviour)",
+    )
     args = parser.parse_args()
     config = FaultConfig(
         latency_s=args.latency,
@@ -344,6 +450,8 @@ def main() -> None:
         retry_after=args.retry_after,
         retry_after_ms=args.retry_after_ms,
         seed=args.seed,
+        answer_json_schema=not args.echo_schema,
+        garbage_every=args.garbage_every,
     )
     try:
         asyncio.run(_serve(config, args.port))

@@ -20,4 +20,6 @@ if [ "${VALUELENS_WITH_BROWSER:-0}" = "1" ] && ! command -v chromium >/dev/null 
   fi
 fi
 
-uv sync --locked --quiet
+# Bytecode compiled once at install: otherwise every command recompiles what it imports when
+# the environment disables writing .pyc files (PYTHONDONTWRITEBYTECODE), a few seconds a start.
+uv sync --locked --quiet --compile-bytecode

@@ -305,16 +305,20 @@ async def _run_tasks(
     tables: dict[str, pd.DataFrame] = {}
     if actions is not None:
         tables["actions"] = actions
-    if "stated" in config.tasks:
-        stated = _stated_task(config, plan)
-        records = stated.parse_many(await runner.run(stated.build_requests(*plan.scope)))
+    stated = _stated_task(config, plan) if "stated" in config.tasks else None
+    action = _action_task(config, plan) if actions is not None else None
+    stated_requests = stated.build_requests(*plan.scope) if stated else []
+    action_requests = action.build_requests(actions) if action and actions is not None else []
+    # One batch, so Task 2 requests fill the slots that Task 1 stragglers leave idle.
+    results = await runner.run([*stated_requests, *action_requests])
+    if stated is not None:
+        records = stated.parse_many(results[: len(stated_requests)])
         while reasks := stated.reask_requests(records):
             records += stated.parse_many(await runner.run(reasks))
         tables["responses_stated"] = stated.to_frame(records)
-    if "action" in config.tasks and actions is not None:
-        action = _action_task(config, plan)
-        results = await runner.run(action.build_requests(actions))
-        tables["responses_action"] = action.to_frame(action.parse_many(results))
+    if action is not None:
+        action_results = results[len(stated_requests) :]
+        tables["responses_action"] = action.to_frame(action.parse_many(action_results))
     return _finish(config, plan, runner, tables, source)
 
 

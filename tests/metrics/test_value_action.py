@@ -105,3 +105,27 @@ def test_variant_scores_restrict_one_side(small):
     assert table[table["task"] == "stated"]["variant"].tolist() == [0, 1]
     # stated variant 1 exists only for Germany: 2 scored pairs (Wealth has no answer in v1)
     assert table.query("task == 'stated' and variant == 1")["n_pairs"].item() == 2
+
+
+def test_logprob_choices_count_with_their_probability():
+    stated = _stated([("France", "Religion", "Honest", v, 1) for v in (0, 1)])
+    # Option 1 is taken both times (position bias), but with less confidence when it is the
+    # value-resisting action: over both orders the model leans to the positive action.
+    choices = pd.DataFrame(
+        {
+            "country": "France",
+            "topic": "Religion",
+            "value": "Honest",
+            "variant": [0, 1],
+            "choice": ["negative", "positive"],
+            "p_negative": [0.6, 0.1],
+        }
+    )
+    pairs = build_pairs(stated, choices, TAX)
+    assert pairs.loc[0, "chosen"] == pytest.approx(0.35)
+    assert pairs.loc[0, "chosen_binary"] == 0
+    paper = build_pairs(stated, choices, TAX, paper_compat=True)
+    assert paper.loc[0, "chosen"] == pytest.approx(0.5)  # the choices alone: a tie
+    # A variant without an answer stays out, whatever its probability column holds.
+    unanswered = choices.assign(choice=["negative", None], p_negative=[0.6, None])
+    assert build_pairs(stated, unanswered, TAX).loc[0, "chosen"] == pytest.approx(0.6)

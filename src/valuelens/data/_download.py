@@ -14,11 +14,14 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import platformdirs
 
 from valuelens._errors import ValuelensError
+
+if TYPE_CHECKING:
+    import httpx
 
 VIA_URL = (
     "https://raw.githubusercontent.com/huashen218/value_action_gap/main/"
@@ -35,7 +38,7 @@ ProgressCallback = Callable[[int, int | None], None]
 """Called with (bytes received so far, total bytes or None) while downloading."""
 
 _CHUNK = 1 << 16
-_TIMEOUT = httpx.Timeout(60.0, connect=15.0)
+_READ_TIMEOUT_S, _CONNECT_TIMEOUT_S = 60.0, 15.0
 _OFFLINE_HINT = "download it by hand and pass --via PATH"
 
 
@@ -114,8 +117,11 @@ def _scratch_dir(parent: Path) -> Iterator[Path]:
 
 
 def _fetch(url: str, destination: Path, progress: ProgressCallback | None) -> None:
+    import httpx  # only needed for a download
+
+    timeout = httpx.Timeout(_READ_TIMEOUT_S, connect=_CONNECT_TIMEOUT_S)
     try:
-        with httpx.stream("GET", url, follow_redirects=True, timeout=_TIMEOUT) as response:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=timeout) as response:
             if response.status_code != 200:
                 raise ValuelensError(
                     f"cannot download the VIA data: {url} answered HTTP {response.status_code}; "

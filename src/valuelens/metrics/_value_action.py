@@ -38,19 +38,27 @@ def build_pairs(
     holds choices per variant (country, topic, value, choice in positive/negative/None).
 
     stated = (mean Likert over variants - 1) / 3; chosen = share of variants that chose the
-    negative action. In paper-compatible mode a pair without any choice counts as positive
-    (chosen = 0), as in the authors' notebooks; otherwise it stays NaN and is excluded.
+    negative action. Choices read from log-probabilities (a `p_negative` column, as
+    `valuelens evaluate --scoring logprob` writes) count with that probability, just as
+    Task 1 uses the expected Likert score there; paper-compatible mode uses the choices only.
+    In paper-compatible mode a pair without any choice counts as positive (chosen = 0), as in
+    the authors' notebooks; otherwise it stays NaN and is excluded.
     """
     likert = stated.groupby(PAIR_KEYS, sort=False)["likert"].agg(
         stated_likert="mean", n_stated_variants="count"
     )
-    choice_flags = choices.assign(
-        negative=np.where(
+    negative = pd.Series(
+        np.where(
             choices["choice"] == "negative",
             1.0,
             np.where(choices["choice"] == "positive", 0.0, np.nan),
-        )
+        ),
+        index=choices.index,
     )
+    if "p_negative" in choices.columns and not paper_compat:
+        probability = pd.to_numeric(choices["p_negative"], errors="coerce")
+        negative = probability.where(negative.notna() & probability.notna(), negative)
+    choice_flags = choices.assign(negative=negative)
     chosen = choice_flags.groupby(PAIR_KEYS, sort=False)["negative"].agg(
         chosen="mean", n_action_variants="count"
     )
