@@ -190,24 +190,26 @@ def _runner(config: EvaluateConfig, backend: Backend) -> Runner:
     )
 
 
+def _shared_settings(config: EvaluateConfig, plan: _Plan) -> dict[str, Any]:
+    """The task settings every stage takes from the run's configuration."""
+    return {
+        "templates": plan.templates,
+        "taxonomy": plan.taxonomy,
+        "temperature": config.temperature,
+        "seed": config.seed,
+    }
+
+
 def _generate_task(config: EvaluateConfig, plan: _Plan) -> GenerateTask:
-    return generate_task(
-        templates=plan.templates,
-        taxonomy=plan.taxonomy,
-        temperature=config.temperature,
-        seed=config.seed,
-    )
+    return generate_task(**_shared_settings(config, plan))
 
 
 def _stated_task(config: EvaluateConfig, plan: _Plan) -> StatedTask:
     return stated_task(
         variants=config.stated_variants,
         scoring=config.scoring,
-        templates=plan.templates,
-        taxonomy=plan.taxonomy,
-        temperature=config.temperature,
-        seed=config.seed,
         max_reasks=config.max_reasks,
+        **_shared_settings(config, plan),
     )
 
 
@@ -215,10 +217,7 @@ def _action_task(config: EvaluateConfig, plan: _Plan) -> ActionTask:
     return action_task(
         variants=config.action_variants,
         scoring=config.scoring,
-        templates=plan.templates,
-        taxonomy=plan.taxonomy,
-        temperature=config.temperature,
-        seed=config.seed,
+        **_shared_settings(config, plan),
     )
 
 
