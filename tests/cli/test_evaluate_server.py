@@ -10,6 +10,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -73,8 +78,8 @@ def garbage_server() -> Iterator[FakeServer]:
     yield from _server(FaultConfig(latency_s=0.002, garbage_every=2))
 
 
-def evaluate(server: FakeServer, via: Path, out: Path) -> dict[str, Any]:
-    args = [
+def evaluate_args(server: FakeServer, via: Path, out: Path) -> list[str]:
+    return [
         "evaluate",
         "--model",
         "openai:fake",
@@ -96,7 +101,10 @@ def evaluate(server: FakeServer, via: Path, out: Path) -> dict[str, Any]:
         "--out",
         str(out),
     ]
-    result = CliRunner().invoke(app, args)
+
+
+def evaluate(server: FakeServer, via: Path, out: Path) -> dict[str, Any]:
+    result = CliRunner().invoke(app, evaluate_args(server, via, out))
     assert result.exception is None or isinstance(result.exception, SystemExit), (
         result.output,
         result.exception,
@@ -228,3 +236,39 @@ def test_garbage_answers_are_counted_and_kept(
     assert garbage_server.stats.requests == requests_before
     assert again["usage"]["requests_cached"] == len(records)
     assert scores(again) == scores(summary)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(
+    via_csv: Path, tmp_path: Path, dummy_openai_key: str
+) -> None:
+    out = tmp_path / "run"
+    with serve_in_thread(FaultConfig(latency_s=0.2)) as server:
+        command = [sys.executable, "-m", "valuelens", *evaluate_args(server, via_csv, out)]
+        child = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy()
+        )
+        deadline = time.monotonic() + 60
+        while not _finished_rows(out) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child.send_signal(signal.SIGINT)
+        _, stderr = child.communicate(timeout=60)
+        assert child.returncode == 130, stderr.decode()
+        assert "rerun to resume" in stderr.decode()
+        assert "Traceback" not in stderr.decode()
+        assert not (out / "summary.json").exists()
+        saved = _finished_rows(out)
+        assert 0 < saved < N_STATED + N_ACTION
+
+        summary = evaluate(server, via_csv, out)
+    assert summary["n_pairs"] == N_VALUES
+    assert summary["usage"]["requests_cached"] == saved
+    assert summary["usage"]["requests_sent"] == N_STATED + N_ACTION - saved
+
+
+def _finished_rows(out: Path) -> int:
+    path = out / "cache.sqlite"
+    if not path.exists():
+        return 0
+    with Store(path) as store:
+        return store.counts()[0]

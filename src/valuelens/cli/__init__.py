@@ -10,6 +10,8 @@ from valuelens._errors import ValuelensError
 from valuelens.cli import _compass, _data, _evaluate, _report, _score
 from valuelens.cli._console import err_console
 
+_INTERRUPTED = 130
+
 app = typer.Typer(
     name="valuelens",
     help="Measure the gap between the values a language model states and the actions it takes.",
@@ -35,6 +37,7 @@ def main() -> None:
     except ValuelensError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted; finished work is saved, rerun to resume[/]")
-        sys.exit(130)
+    except SystemExit as exit_:
+        if exit_.code == _INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
+            err_console.print("[yellow]interrupted; finished work is saved, rerun to resume[/]")
+        raise
