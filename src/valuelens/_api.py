@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from valuelens.data import load_choices, load_stated
-from valuelens.metrics import ValueActionResult, score_value_action
+from valuelens.metrics import ValueActionResult, score_value_action, variant_scores
 from valuelens.report import write_run
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
@@ -25,7 +25,8 @@ def score(
 
     Args:
         stated: Task 1 responses (the authors' raw format or a tidy long table).
-        actions: Task 2 choices (columns country, topic, value, choice or t2_chosen_polarity).
+        actions: Task 2 choices (columns country, topic, value, choice or t2_chosen_polarity),
+            or the authors' prompt-robustness file (`evaluation_0` ... `evaluation_7`).
         out: when given, write the run directory there (summary.json, tables as Parquet and CSV).
         paper_compat: follow the authors' rules (strict JSON; no choice counts as positive).
         taxonomy: the axes to resolve names against (default: the built-in taxonomy).
@@ -50,6 +51,9 @@ def score(
         seed=seed,
     )
     result.summary = {"model": model, "label": model or Path(stated).stem, **result.summary}
+    result.tables["variants"] = variant_scores(
+        stated_long, choices, taxonomy, paper_compat=paper_compat
+    )
     if out is not None:
         write_run(out, result.summary, result.tables)
     return result

@@ -87,3 +87,48 @@ def test_unknown_country_in_raw_stated(tmp_path):
     path = _write(tmp_path, "t1.csv", 'country,topic,response\nAtlantis,Religion,"{}"\n')
     with pytest.raises(UnknownNameError, match="unknown country 'Atlantis'"):
         load_stated(path)
+
+
+def test_robustness_layout_maps_options_per_variant(tmp_path):
+    # The authors' layout: option1 is the negative action; variants 2, 3, 6 and 7 show the
+    # options in reverse order, so there "Option 1" is the positive action.
+    answers = {
+        "evaluation_0": "{'action': 'Option 1'}",
+        "evaluation_1": "{'explanation': 'I pick Option 2 because...', 'action': 'Option 1'}",
+        "evaluation_2": "{'action': 'Option 1'}",
+        "evaluation_3": '{"action": "Option 2", "explanation": "..."}',
+        "evaluation_4": "Option 2",
+        "evaluation_5": "",
+        "evaluation_6": "I would rather not choose.",
+        "evaluation_7": "{'action': 'option 2'}",
+    }
+    frame = pd.DataFrame(
+        [{"country": "Canada", "topic": "Religion", "value": "Devout", "option1": "n",
+          "option2": "p", **answers}]
+    )  # fmt: skip
+    path = tmp_path / "task2_results_model.csv"
+    frame.to_csv(path, index=False)
+    choices = load_choices(path).set_index("variant")["choice"]
+    assert choices.to_dict() == {
+        0: "negative",
+        1: "negative",
+        2: "positive",
+        3: "negative",
+        4: "positive",
+        5: None,
+        6: None,
+        7: "negative",
+    }
+
+
+def test_authors_robustness_file(reference_dir):
+    path = reference_dir / "src" / "outputs" / "task2_results_gpt_4o_mini.csv"
+    choices = load_choices(path)
+    assert len(choices) == 50 * 8
+    assert sorted(choices["variant"].unique()) == list(range(8))
+    first = choices[
+        (choices["country"] == "Australia") & (choices["value"] == "Accepting my Portion in Life")
+    ]
+    # evaluation_0 says Option 1 (the negative action, shown first); evaluation_2 says Option 2,
+    # which in that reversed variant is again the negative action.
+    assert first.set_index("variant").loc[[0, 2], "choice"].tolist() == ["negative", "negative"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,11 +11,14 @@ import pandas as pd
 from valuelens._errors import ValuelensError
 from valuelens.data._io import read_table, require_columns
 from valuelens.data._likert import parse_stated_response
+from valuelens.prompts._variants import ACTION_VARIANTS
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
 STATED_COLUMNS = ["country", "topic", "value", "variant", "likert", "parse_status"]
 CHOICE_COLUMNS = ["country", "topic", "value", "variant", "choice"]
 _CHOICE_ALIASES = ("choice", "t2_chosen_polarity")
+_WIDE_PREFIX = "evaluation_"
+_OPTION = re.compile(r"option\s*([12])", re.IGNORECASE)
 
 
 def _canonical_axes(
@@ -95,7 +99,9 @@ def load_choices(path: str | Path, *, taxonomy: Taxonomy | None = None) -> pd.Da
     """Load Task 2 choices: columns country, topic, value and `choice` (or `t2_chosen_polarity`).
 
     A choice is `positive`, `negative` or empty (no answer). An optional `variant` column keeps
-    several prompt variants apart.
+    several prompt variants apart. The authors' prompt-robustness files (one row per pair,
+    `evaluation_0` ... `evaluation_7` holding each variant's answer, such as
+    `{'action': 'Option 1'}`) are read too, with the option order of `ACTION_VARIANTS`.
 
     Returns:
         columns country, topic, value, variant, choice ('positive' | 'negative' | None).
@@ -104,6 +110,10 @@ def load_choices(path: str | Path, *, taxonomy: Taxonomy | None = None) -> pd.Da
     path = Path(path)
     what = "Task 2 choices"
     table = read_table(path, what=what)
+    if f"{_WIDE_PREFIX}0" in table.columns:
+        require_columns(table, ["country", "topic", "value"], what=what, path=path)
+        table = _canonical_axes(table.copy(), taxonomy, ("country", "topic", "value"), path, what)
+        return _explode_variant_choices(table)
     column = next((c for c in _CHOICE_ALIASES if c in table.columns), None)
     if column is None:
         require_columns(table, ["country", "topic", "value", "choice"], what=what, path=path)
@@ -123,3 +133,32 @@ def load_choices(path: str | Path, *, taxonomy: Taxonomy | None = None) -> pd.Da
     if "variant" not in table.columns:
         table["variant"] = 0
     return table[CHOICE_COLUMNS].reset_index(drop=True)
+
+
+def _explode_variant_choices(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair and variant from the authors' wide robustness layout."""
+    variants = [v for v in ACTION_VARIANTS if f"{_WIDE_PREFIX}{v.id}" in table.columns]
+    parts = []
+    for variant in variants:
+        answers = table[f"{_WIDE_PREFIX}{variant.id}"].astype(object).fillna("").astype(str)
+        parts.append(
+            table[["country", "topic", "value"]].assign(
+                variant=variant.id,
+                choice=pd.Series(
+                    [_chosen_polarity(text, variant.option1_polarity) for text in answers],
+                    index=table.index,
+                    dtype=object,
+                ),
+            )
+        )
+    return pd.concat(parts, ignore_index=True)[CHOICE_COLUMNS]
+
+
+def _chosen_polarity(answer: str, option1_polarity: str) -> str | None:
+    """'positive'/'negative' from an answer naming Option 1 or 2 under its `action` key."""
+    action = re.search(r"""["']action["']\s*:\s*["']([^"']*)["']""", answer)
+    found = _OPTION.search(action.group(1) if action else answer)
+    if found is None:
+        return None
+    other = "positive" if option1_polarity == "negative" else "negative"
+    return option1_polarity if found.group(1) == "1" else other
