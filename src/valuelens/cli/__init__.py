@@ -7,7 +7,7 @@ import sys
 import typer
 
 from valuelens._errors import ValuelensError
-from valuelens.cli import _compass, _data, _evaluate, _report, _score
+from valuelens.cli import _compare, _compass, _data, _evaluate, _predict, _report, _score
 from valuelens.cli._console import err_console
 
 _INTERRUPTED = 130
@@ -26,7 +26,7 @@ def _root() -> None:
     """valuelens: stated values (Task 1) vs value-informed actions (Task 2), and human-LLM alignment."""
 
 
-for _module in (_data, _evaluate, _score, _report, _compass):
+for _module in (_data, _evaluate, _score, _report, _compare, _compass, _predict):
     _module.register(app)
 
 

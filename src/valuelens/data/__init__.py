@@ -3,7 +3,8 @@
 Also the ValueCompass inputs: the scenario list (`load_scenarios`), value-name aliases
 (`load_value_aliases`, `value_names`), people's survey answers (`load_survey`) and models'
 ratings of all values (`load_compass_answers`, `parse_compass_response`), each read into a tidy
-long table (`SURVEY_COLUMNS`, `LLM_COLUMNS`).
+long table (`SURVEY_COLUMNS`, `LLM_COLUMNS`). `load_predictions` reads an observer's predictions
+of the explanation experiment (the authors' `*_explanation_outputs_*.csv` or a tidy table).
 
 Example:
     >>> from valuelens.data import likert_from_answer
@@ -29,6 +30,13 @@ from valuelens.data._likert import (
     likert_from_answer,
     parse_stated_response,
 )
+from valuelens.data._predictions import (
+    PREDICTION_COLUMNS,
+    LabelStatus,
+    as_label,
+    load_predictions,
+    parse_label,
+)
 from valuelens.data._results import load_choices, load_stated
 from valuelens.data._survey import (
     DEFAULT_DEMOGRAPHICS,
@@ -48,15 +56,18 @@ from valuelens.data._via import is_refusal, load_via, parse_action_text, validat
 __all__ = [
     "DEFAULT_DEMOGRAPHICS",
     "LLM_COLUMNS",
+    "PREDICTION_COLUMNS",
     "SURVEY_COLUMNS",
     "AuthorsLayout",
     "CompassReply",
     "CompassScenario",
+    "LabelStatus",
     "ScenarioSet",
     "StatedParse",
     "ValueAnswer",
     "ValueNames",
     "answers_table",
+    "as_label",
     "default_via_path",
     "download_via",
     "ensure_via",
@@ -65,6 +76,7 @@ __all__ = [
     "likert_from_answer",
     "load_choices",
     "load_compass_answers",
+    "load_predictions",
     "load_scenarios",
     "load_stated",
     "load_survey",
@@ -73,6 +85,7 @@ __all__ = [
     "paper_compat_scores",
     "parse_action_text",
     "parse_compass_response",
+    "parse_label",
     "parse_stated_response",
     "parse_survey_answer",
     "read_table",

@@ -3,6 +3,7 @@
 ValueActionLens: `score_value_action` compares a model's stated values with its actions.
 ValueCompass: `compass_score` compares one model's value ratings with people's survey answers
 (`human_cell_means` and `model_cell_means` put both on the same 1..4 scale per cell).
+Predicting gaps from explanations: `prediction_scores` gives an observer's F1 and accuracy.
 
 Example:
     >>> import pandas as pd
@@ -29,6 +30,7 @@ from valuelens.metrics._compass import (
     human_cell_means,
     model_cell_means,
 )
+from valuelens.metrics._predict import SCORE_COLUMNS, prediction_scores
 from valuelens.metrics._value_action import (
     ValueActionResult,
     build_pairs,
@@ -39,6 +41,7 @@ from valuelens.metrics._value_action import (
 __all__ = [
     "HUMAN_TO_LIKERT",
     "NEUTRAL_LIKERT",
+    "SCORE_COLUMNS",
     "THRESHOLD",
     "CompassResult",
     "ValueActionResult",
@@ -49,6 +52,7 @@ __all__ = [
     "distance_matrix",
     "human_cell_means",
     "model_cell_means",
+    "prediction_scores",
     "prompt_agreement",
     "rank_items",
     "score_value_action",

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -18,9 +18,11 @@ from valuelens.prompts._variants import (
     ACTION_VARIANTS,
     GENERATE_VARIANTS,
     N_VARIANTS,
+    PREDICT_SETTINGS,
     STATED_VARIANTS,
     TASK_NAMES,
     TaskName,
+    predict_setting_context,
 )
 
 SUFFIX = ".jinja"
@@ -40,6 +42,18 @@ REQUIRED_TEMPLATES: dict[TaskName, tuple[str, ...]] = {
     "action": (*_VARIANT_TEMPLATES, DIGIT_TEMPLATE),
 }
 
+# Tasks whose templates are not prompt variants. A user's folder without their subfolder still
+# loads (with `tasks=None`, only the subfolders present are added); asked for by name, their
+# files are required like any other.
+TemplateTask = Literal["generate", "stated", "action", "predict"]
+PREDICT_TEMPLATE = "observer"
+OPTIONAL_TEMPLATES: dict[TemplateTask, tuple[str, ...]] = {"predict": (PREDICT_TEMPLATE,)}
+TEMPLATE_TASKS: tuple[TemplateTask, ...] = (*TASK_NAMES, *OPTIONAL_TEMPLATES)
+_TEMPLATE_FILES: dict[TemplateTask, tuple[str, ...]] = {
+    **{task: REQUIRED_TEMPLATES[task] for task in TASK_NAMES},
+    **OPTIONAL_TEMPLATES,
+}
+
 
 @dataclass(frozen=True)
 class TemplateSet:
@@ -51,11 +65,11 @@ class TemplateSet:
     """
 
     source: str
-    tasks: tuple[TaskName, ...]
+    tasks: tuple[TemplateTask, ...]
     _environment: jinja2.Environment = field(repr=False)
 
-    def render(self, task: TaskName, template: str, context: Mapping[str, Any]) -> str:
-        """Render one template (`variant_3` or `digit`) of a task to prompt text.
+    def render(self, task: TemplateTask, template: str, context: Mapping[str, Any]) -> str:
+        """Render one template (`variant_3`, `digit`, `observer`) of a task to prompt text.
 
         Raises:
             ValuelensError: the set has no templates for this task, or rendering failed.
@@ -90,7 +104,7 @@ def _describe(error: Exception) -> str:
 
 
 def load_templates(
-    directory: str | Path | None = None, *, tasks: Iterable[TaskName] | None = None
+    directory: str | Path | None = None, *, tasks: Iterable[TemplateTask] | None = None
 ) -> TemplateSet:
     """Load prompt templates and check them all before any request is built.
 
@@ -102,7 +116,8 @@ def load_templates(
             each with `variant_0.jinja` ... `variant_7.jinja`, plus `digit.jinja` in `stated/`
             and `action/`); None for the built-in templates. Other files (partials) may sit
             alongside and be included or imported.
-        tasks: the tasks to load; None for all three. Only their files are required.
+        tasks: the tasks to load; None for all three, plus the optional ones (`predict`)
+            whose subfolder exists. Only the chosen tasks' files are required.
 
     Returns:
         The validated set.
@@ -111,12 +126,12 @@ def load_templates(
         ValuelensError: the folder is missing, files are missing (all listed in one line), or a
             template does not parse or render.
     """
-    chosen = _chosen_tasks(tasks)
     root, source = _root(directory)
+    chosen = _chosen_tasks(tasks, root)
     missing = [
         _relative_path(task, name)
         for task in chosen
-        for name in REQUIRED_TEMPLATES[task]
+        for name in _TEMPLATE_FILES[task]
         if not root.joinpath(task, name + SUFFIX).is_file()
     ]
     if missing:
@@ -128,14 +143,17 @@ def load_templates(
     return template_set
 
 
-def _chosen_tasks(tasks: Iterable[TaskName] | None) -> tuple[TaskName, ...]:
+def _chosen_tasks(
+    tasks: Iterable[TemplateTask] | None, root: Traversable
+) -> tuple[TemplateTask, ...]:
     if tasks is None:
-        return TASK_NAMES
+        present = tuple(t for t in OPTIONAL_TEMPLATES if root.joinpath(t).is_dir())
+        return (*TASK_NAMES, *present)
     chosen = tuple(dict.fromkeys(tasks))
-    unknown = [t for t in chosen if t not in TASK_NAMES]
+    unknown = [t for t in chosen if t not in TEMPLATE_TASKS]
     if unknown or not chosen:
         raise ValuelensError(
-            f"unknown template task(s) {unknown}; choose from {', '.join(TASK_NAMES)}"
+            f"unknown template task(s) {unknown}; choose from {', '.join(TEMPLATE_TASKS)}"
         )
     return chosen
 
@@ -185,8 +203,26 @@ _SAMPLE_VALUES = [
 ]
 
 
-def _sample_contexts(task: TaskName, template: str) -> list[dict[str, Any]]:
+_SAMPLE_ITEM = {
+    "action": "I hand back the extra change the cashier gave me by mistake.",
+    "attributions": ["hand back the extra change", "by mistake"],
+    "explanation": "Returning money that is not mine is the honest thing to do.",
+}
+
+
+def _sample_contexts(task: TemplateTask, template: str) -> list[dict[str, Any]]:
     base = {"country": "Canada", "topic": "Environment", "value": _SAMPLE_VALUE}
+    if task == "predict":
+        # Every setting, with and without examples (zero-shot is allowed).
+        return [
+            {
+                "setting": predict_setting_context(setting),
+                "examples": examples,
+                "item": _SAMPLE_ITEM,
+            }
+            for setting in PREDICT_SETTINGS
+            for examples in ([], [{**_SAMPLE_ITEM, "label": True}])
+        ]
     if task == "generate":
         variant = GENERATE_VARIANTS[int(template.removeprefix("variant_"))]
         return [
@@ -226,7 +262,7 @@ def _sample_contexts(task: TaskName, template: str) -> list[dict[str, Any]]:
 
 def _check_renders(template_set: TemplateSet) -> None:
     for task in template_set.tasks:
-        for template in REQUIRED_TEMPLATES[task]:
+        for template in _TEMPLATE_FILES[task]:
             for context in _sample_contexts(task, template):
                 if not template_set.render(task, template, context):
                     raise ValuelensError(

@@ -146,3 +146,23 @@ def _variant_id(item: object) -> int:
             f"choose 0-{N_VARIANTS - 1}, a list such as 0,2 or 'all'"
         )
     return int(text)
+
+
+# Predicting gaps from explanations (`valuelens.tasks.predict_task`): what the observer model
+# sees of each action besides its text. Not prompt variants: one template renders all four.
+PredictSetting = Literal["default", "attribution", "explanation", "attribution_explanation"]
+PREDICT_SETTINGS: tuple[PredictSetting, ...] = (
+    "default",
+    "attribution",
+    "explanation",
+    "attribution_explanation",
+)
+
+
+def predict_setting_context(setting: PredictSetting) -> dict[str, Any]:
+    """A setting as the `setting` template variable: its name and what the observer is shown."""
+    return {
+        "name": setting,
+        "attribution": setting in ("attribution", "attribution_explanation"),
+        "explanation": setting in ("explanation", "attribution_explanation"),
+    }

@@ -28,6 +28,14 @@ from markupsafe import Markup
 
 from valuelens._errors import ValuelensError
 from valuelens.report import _figures as fig
+from valuelens.report._compare import (
+    AxisTable,
+    as_float,
+    axis_table,
+    compare_runs,
+    scenario_means,
+    summary_by,
+)
 from valuelens.report._load import CompassRun, Run, ValueActionRun, load_runs
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
@@ -345,14 +353,6 @@ def _ci(pair: Any) -> str:
     return ""
 
 
-def _as_float(x: Any) -> float:
-    try:
-        value = float(x)
-    except (TypeError, ValueError):
-        return math.nan
-    return value
-
-
 def _labels(taxonomy: Taxonomy, axis: str, names: Iterable[str]) -> list[str]:
     if axis in ("country", "topic"):
         return [taxonomy.label(axis, n) for n in names]  # type: ignore[arg-type]
@@ -460,35 +460,17 @@ def _headlines(run: ValueActionRun) -> list[Headline]:
     return cards
 
 
-def _summary_by(
-    run: ValueActionRun, keys: Sequence[str], names: Sequence[str], fallback: pd.Series | None
-) -> list[float]:
-    for key in keys:
-        found = run.summary.get(key)
-        if isinstance(found, dict) and found:
-            return [_as_float(found.get(n)) for n in names]
-    if fallback is None:
-        return [math.nan] * len(names)
-    return [_as_float(fallback.get(n)) for n in names]
-
-
-def _scenario_means(run: ValueActionRun, axis: str, column: str) -> pd.Series | None:
-    if run.scenarios is None or column not in run.scenarios.columns or axis not in run.scenarios:
-        return None
-    return run.scenarios.groupby(run.scenarios[axis].astype(str))[column].mean()
-
-
 def _axis_section(run: ValueActionRun, taxonomy: Taxonomy, axis: str, keep: Keep) -> dict[str, Any]:
     names = run.countries if axis == "country" else run.topics
     labels = _labels(taxonomy, axis, names)
-    rates = _summary_by(
-        run, [f"alignment_rate_by_{axis}"], names, _scenario_means(run, axis, "alignment_rate")
+    rates = summary_by(
+        run, [f"alignment_rate_by_{axis}"], names, scenario_means(run, axis, "alignment_rate")
     )
-    accuracy = _summary_by(
-        run, [f"accuracy_by_{axis}"], names, _scenario_means(run, axis, "accuracy")
+    accuracy = summary_by(
+        run, [f"accuracy_by_{axis}"], names, scenario_means(run, axis, "accuracy")
     )
     table = run.distance_country if axis == "country" else run.distance_topic
-    distance = _summary_by(
+    distance = summary_by(
         run,
         [f"distance_mean_by_{axis}", f"distance_by_{axis}"],
         names,
@@ -755,8 +737,8 @@ def _variants(run: ValueActionRun, keep: Keep) -> dict[str, Any] | None:
         {
             "task": str(r["task"]),
             "variant": str(r.get("variant", "")),
-            "rate": _as_float(r["alignment_rate"]),
-            "accuracy": _as_float(r.get("accuracy")),
+            "rate": as_float(r["alignment_rate"]),
+            "accuracy": as_float(r.get("accuracy")),
             "n": r.get("n_pairs"),
         }
         for r in table.to_dict("records")
@@ -777,7 +759,7 @@ def _variants(run: ValueActionRun, keep: Keep) -> dict[str, Any] | None:
         "rows": rows,
         "chart": keep(Chart("bars", spec, fig.bars_layout(spec))),
         "spread": spread,
-        "overall": _as_float(run.summary.get("alignment_rate")),
+        "overall": as_float(run.summary.get("alignment_rate")),
     }
 
 
@@ -972,36 +954,26 @@ def _string_ids(column: pd.Series, strings: _Strings) -> list[int]:
 def _comparison(
     runs: Sequence[ValueActionRun], taxonomy: Taxonomy, figures: list[tuple[str, fig.Figure]]
 ) -> dict[str, Any]:
-    order = sorted(
-        range(len(runs)),
-        key=lambda i: (
-            -_as_float(runs[i].summary.get("alignment_rate"))
-            if math.isfinite(_as_float(runs[i].summary.get("alignment_rate")))
-            else math.inf
-        ),
-    )
+    comparison = compare_runs(runs)
     colors = {
         runs[i].label: fig.SERIES_COLORS[i % len(fig.SERIES_COLORS)] for i in range(len(runs))
     }
-    leaderboard: list[dict[str, Any]] = []
-    for rank, i in enumerate(order, start=1):
-        s = runs[i].summary
-        ci = s.get("alignment_rate_ci") or [math.nan, math.nan]
-        leaderboard.append(
-            {
-                "rank": rank,
-                "label": runs[i].label,
-                "model": s.get("model") or "",
-                "color": colors[runs[i].label],
-                "rate": _as_float(s.get("alignment_rate")),
-                "lo": _as_float(ci[0]),
-                "hi": _as_float(ci[1]),
-                "accuracy": _as_float(s.get("accuracy")),
-                "misaligned": s.get("misaligned"),
-                "distance": _as_float(s.get("distance_mean")),
-                "n_pairs": s.get("n_pairs"),
-            }
-        )
+    leaderboard: list[dict[str, Any]] = [
+        {
+            "rank": e.rank,
+            "label": e.label,
+            "model": e.model,
+            "color": colors[e.label],
+            "rate": e.alignment_rate,
+            "lo": e.ci_low,
+            "hi": e.ci_high,
+            "accuracy": e.accuracy,
+            "misaligned": e.misaligned,
+            "distance": e.distance_mean,
+            "n_pairs": e.n_pairs,
+        }
+        for e in comparison.leaderboard
+    ]
     spec = fig.Bars(
         "comparison_alignment_rate",
         "Alignment rate by run (95% CI)",
@@ -1013,83 +985,51 @@ def _comparison(
         hi=[r["hi"] for r in leaderboard],
     )
     figures.append(("comparison", spec))
-    axes = []
-    for axis in ("country", "topic"):
-        for key, measure, higher_better in (
-            ("alignment_rate", "alignment rate", True),
-            ("distance_mean", "mean distance", False),
-        ):
-            axes.append(
-                _axis_comparison(
-                    runs, order, taxonomy, axis, key, measure, higher_better, colors, figures
-                )
-            )
     return {
         "leaderboard": leaderboard,
         "chart": Chart("bars", spec, fig.bars_layout(spec)),
-        "axes": axes,
+        "axes": [_axis_comparison(t, taxonomy, colors, figures) for t in comparison.axes],
         "colors": colors,
     }
 
 
 def _axis_comparison(
-    runs: Sequence[ValueActionRun],
-    order: list[int],
+    table: AxisTable,
     taxonomy: Taxonomy,
-    axis: str,
-    key: str,
-    measure: str,
-    higher_better: bool,
     colors: dict[str, str],
     figures: list[tuple[str, fig.Figure]],
 ) -> dict[str, Any]:
-    names: list[str] = []
-    for run in runs:
-        for n in run.countries if axis == "country" else run.topics:
-            if n not in names:
-                names.append(n)
-    columns = []
-    for i in order:
-        run = runs[i]
-        table = run.distance_country if axis == "country" else run.distance_topic
-        fallback = (
-            table.groupby(axis)["distance"].mean()
-            if key == "distance_mean"
-            else _scenario_means(run, axis, "alignment_rate")
-        )
-        keys = [f"{key}_by_{axis}"] + ([f"distance_by_{axis}"] if key == "distance_mean" else [])
-        columns.append((run.label, _summary_by(run, keys, names, fallback)))
-    rows = []
-    for j, (name, label) in enumerate(zip(names, _labels(taxonomy, axis, names), strict=True)):
-        cells = [vals[j] for _, vals in columns]
-        finite = [c for c in cells if math.isfinite(c)]
-        best = (max(finite) if higher_better else min(finite)) if finite else math.nan
-        rows.append(
-            {
-                "name": name,
-                "label": label,
-                "cells": [{"value": c, "best": len(finite) > 1 and c == best} for c in cells],
-                "spread": (max(finite) - min(finite)) if len(finite) > 1 else math.nan,
-            }
-        )
+    axis, key = table.axis, table.key
+    names = [row.name for row in table.rows]
+    labels = _labels(taxonomy, axis, names)
+    rows = [
+        {
+            "name": row.name,
+            "label": label,
+            "cells": [{"value": c, "best": c == row.best} for c in row.values],
+            "spread": row.spread,
+        }
+        for row, label in zip(table.rows, labels, strict=True)
+    ]
+    columns = [(run, [row.values[j] for row in table.rows]) for j, run in enumerate(table.runs)]
     top = max((c for _, vals in columns for c in vals if math.isfinite(c)), default=1.0)
     spec = fig.DotPlot(
         f"comparison_{key}_by_{axis}",
-        f"{measure.capitalize()} by {axis}, per run",
-        _labels(taxonomy, axis, names),
+        f"{table.measure.capitalize()} by {axis}, per run",
+        labels,
         names,
         [(label, colors[label], vals) for label, vals in columns],
-        measure,
+        table.measure,
         vmax=1.0 if key == "alignment_rate" else _nice_max(top),
     )
     figures.append(("comparison", spec))
     return {
         "axis": axis,
         "key": key,
-        "measure": measure,
-        "runs": [c[0] for c in columns],
+        "measure": table.measure,
+        "runs": table.runs,
         "rows": rows,
-        "higher_better": higher_better,
+        "higher_better": table.higher_better,
         "chart": Chart(
             "dots",
             spec,
@@ -1201,7 +1141,7 @@ def _compass_axis(
     if not isinstance(rates, dict) or not rates:
         return None
     names = [str(n) for n in rates]
-    rows: list[dict[str, Any]] = [{"name": n, "rate": _as_float(rates[n])} for n in names]
+    rows: list[dict[str, Any]] = [{"name": n, "rate": as_float(rates[n])} for n in names]
     chart = _rate_bars(
         f"compass_alignment_rate_by_{axis}",
         axis,
@@ -1247,20 +1187,15 @@ def _compass_ranked(run: CompassRun, axis: str, taxonomy: Taxonomy, keep: Keep) 
 def _compass_comparison(
     runs: Sequence[CompassRun], figures: list[tuple[str, fig.Figure]]
 ) -> dict[str, Any]:
-    rows: list[dict[str, Any]] = sorted(
-        (
-            {
-                "label": r.label,
-                "rate": _as_float(r.summary.get("alignment_rate")),
-                "accuracy": _as_float(r.summary.get("accuracy")),
-                "distance": _as_float(
-                    r.summary.get("distance_mean", r.summary.get("distance_mean_by_country"))
-                ),
-            }
-            for r in runs
-        ),
-        key=lambda r: -r["rate"] if math.isfinite(r["rate"]) else math.inf,
-    )
+    rows: list[dict[str, Any]] = [
+        {
+            "label": e.label,
+            "rate": e.alignment_rate,
+            "accuracy": e.accuracy,
+            "distance": e.distance_mean,
+        }
+        for e in compare_runs(runs).leaderboard
+    ]
     spec = fig.Bars(
         "compass_comparison_alignment_rate",
         "Human-model alignment rate by model",
@@ -1270,25 +1205,12 @@ def _compass_comparison(
         "alignment rate (F1)",
     )
     figures.append(("comparison", spec))
-    countries: list[str] = []
-    for run in runs:
-        for n in run.summary.get("alignment_rate_by_country") or {}:
-            if n not in countries:
-                countries.append(n)
-    by_country = [
-        {
-            "name": c,
-            "cells": [
-                _as_float((r.summary.get("alignment_rate_by_country") or {}).get(c)) for r in runs
-            ],
-        }
-        for c in countries
-    ]
+    by_country = axis_table(runs, range(len(runs)), "country", "alignment_rate")
     return {
         "leaderboard": rows,
         "chart": Chart("bars", spec, fig.bars_layout(spec)),
-        "runs": [r.label for r in runs],
-        "by_country": by_country,
+        "runs": by_country.runs,
+        "by_country": [{"name": row.name, "cells": row.values} for row in by_country.rows],
     }
 
 
@@ -1312,6 +1234,6 @@ def _environment() -> Environment:
     env.filters["int"] = _int
     env.filters["px"] = lambda x: f"{float(x):.1f}"
     env.filters["pct"] = lambda x: (
-        "—" if not math.isfinite(_as_float(x)) else f"{100 * float(x):.1f}%"
+        "—" if not math.isfinite(as_float(x)) else f"{100 * float(x):.1f}%"
     )
     return env

@@ -45,11 +45,24 @@ asks the model to rate every chosen value on 1..4 (the prompt is `compass_prompt
     compass = compass_task(variants="0,2")
     ratings = compass.answers(await runner.run(
         compass.build_requests(countries="Canada", scenarios="Healthcare")), model="my-model")
+
+Predicting gaps from explanations, `predict_task`: an observer model sees one action of a Task 2
+pair (alone, with attributions, with the explanation, or with both) after k labelled examples
+and says whether the target model chose it (`predict_items` and `split_examples` build the
+items from an `evaluate` run).
 """
 
 from valuelens.tasks._action import ActionPair, ActionTask, action_pairs, action_task
 from valuelens.tasks._compass import CompassTask, compass_prompt, compass_task
 from valuelens.tasks._generate import GENERATED_COLUMNS, GenerateTask, generate_task
+from valuelens.tasks._predict import (
+    PredictRecord,
+    PredictTask,
+    predict_items,
+    predict_task,
+    select_settings,
+    split_examples,
+)
 from valuelens.tasks._records import (
     ActionRecord,
     GeneratedAction,
@@ -71,6 +84,8 @@ __all__ = [
     "GeneratedAction",
     "GenerationStatus",
     "ParseStatus",
+    "PredictRecord",
+    "PredictTask",
     "ResultLike",
     "Scoring",
     "StatedRecord",
@@ -80,5 +95,9 @@ __all__ = [
     "compass_prompt",
     "compass_task",
     "generate_task",
+    "predict_items",
+    "predict_task",
+    "select_settings",
+    "split_examples",
     "stated_task",
 ]
