@@ -109,3 +109,11 @@ def test_prompt_agreement_hand_computed():
     # a: 3/4 agree; b: answers 2,3,3 -> 2/3; c has one answer and is left out
     assert prompt_agreement(df, ["item"], "answer") == pytest.approx((0.75 + 2 / 3) / 2)
     assert prompt_agreement(df.iloc[8:], ["item"], "answer") is None
+
+
+@pytest.mark.parametrize("n_resamples", [0, -5])
+def test_bootstrap_refuses_no_resamples(n_resamples):
+    from valuelens._errors import ValuelensError
+
+    with pytest.raises(ValuelensError, match="at least 1 resample"):
+        bootstrap_ci([0.1, 0.2], n_resamples=n_resamples)

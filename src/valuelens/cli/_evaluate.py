@@ -181,6 +181,9 @@ def register(app: typer.Typer) -> None:
         topics: TopicsOpt = "Environment",
         values: ValuesOpt = QUICKSTART_VALUES,
         variants: Annotated[str, typer.Option(help="Task 2 prompt variants.")] = "all",
+        via: Annotated[
+            Path | None, typer.Option(help="VIA file (default: the cached official release).")
+        ] = None,
         scoring: Annotated[
             str | None,
             typer.Option(help="generate or logprob (default: logprob on the embedded model)."),
@@ -200,6 +203,7 @@ def register(app: typer.Typer) -> None:
         config = EvaluateConfig(
             out=out,
             model=model,
+            via=via,
             countries=countries,
             topics=topics,
             values=values,

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from valuelens._errors import ValuelensError
+
 THRESHOLD = 0.5
 
 
@@ -97,7 +99,16 @@ def rank_items(matrix: pd.DataFrame) -> pd.DataFrame:
 def bootstrap_ci(
     per_group: ArrayLike, n_resamples: int = 1000, seed: int = 0, level: float = 0.95
 ) -> tuple[float, float]:
-    """Percentile confidence interval of the mean, resampling groups (e.g. scenarios) with replacement."""
+    """Percentile confidence interval of the mean, resampling groups (e.g. scenarios) with replacement.
+
+    Raises:
+        ValuelensError: when `n_resamples` is below 1 or `level` is not between 0 and 1.
+    """
+    if n_resamples < 1 or not 0 < level < 1:
+        raise ValuelensError(
+            f"the bootstrap needs at least 1 resample and a level in (0, 1), "
+            f"not {n_resamples} and {level}"
+        )
     values = np.asarray(per_group, dtype=float)
     values = values[~np.isnan(values)]
     if values.size == 0:
