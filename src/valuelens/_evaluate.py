@@ -18,7 +18,12 @@ import pandas as pd
 from valuelens._errors import ValuelensError
 from valuelens.data._download import default_via_path, download_via
 from valuelens.data._via import load_via
-from valuelens.metrics import ValueActionResult, score_value_action, variant_scores
+from valuelens.metrics import (
+    ValueActionResult,
+    first_option_rate,
+    score_value_action,
+    variant_scores,
+)
 from valuelens.models import Backend, Request, load_backend
 from valuelens.prompts import TemplateSet, load_templates
 from valuelens.report import write_run
@@ -126,20 +131,17 @@ async def evaluate_async(config: EvaluateConfig) -> EvaluateOutcome:
     plan = _plan(config)
     backend = load_backend(config.model, base_urls=config.base_urls)
     try:
-        _check_scoring(config, plan, backend)
+        stated = _stated_task(config, plan) if "stated" in config.tasks else None
+        action = _action_task(config, plan) if "action" in config.tasks else None
+        for task in (stated, action):  # fail before anything is sent
+            if task is not None:
+                task.check_backend(backend.capabilities)
         runner = _runner(config, backend)
         actions, source = await _actions(config, plan, runner)
-        return await _run_tasks(config, plan, runner, actions, source)
+        tables = await _run_tasks(plan, runner, stated, action, actions)
+        return _finish(config, plan, runner, tables, source)
     finally:
         await backend.aclose()
-
-
-def _check_scoring(config: EvaluateConfig, plan: _Plan, backend: Backend) -> None:
-    """Fail before anything is sent when the backend cannot score the way asked."""
-    if "stated" in config.tasks:
-        _stated_task(config, plan).check_backend(backend.capabilities)
-    if "action" in config.tasks:
-        _action_task(config, plan).check_backend(backend.capabilities)
 
 
 def estimate(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
@@ -295,17 +297,15 @@ def _placeholder_actions(plan: _Plan) -> pd.DataFrame:
 
 
 async def _run_tasks(
-    config: EvaluateConfig,
     plan: _Plan,
     runner: Runner,
+    stated: StatedTask | None,
+    action: ActionTask | None,
     actions: pd.DataFrame | None,
-    source: str,
-) -> EvaluateOutcome:
+) -> dict[str, pd.DataFrame]:
     tables: dict[str, pd.DataFrame] = {}
     if actions is not None:
         tables["actions"] = actions
-    stated = _stated_task(config, plan) if "stated" in config.tasks else None
-    action = _action_task(config, plan) if actions is not None else None
     stated_requests = stated.build_requests(*plan.scope) if stated else []
     action_requests = action.build_requests(actions) if action and actions is not None else []
     # One batch, so Task 2 requests fill the slots that Task 1 stragglers leave idle.
@@ -315,10 +315,10 @@ async def _run_tasks(
         while reasks := stated.reask_requests(records):
             records += stated.parse_many(await runner.run(reasks))
         tables["responses_stated"] = stated.to_frame(records)
-    if action is not None:
+    if action is not None and actions is not None:
         action_results = results[len(stated_requests) :]
         tables["responses_action"] = action.to_frame(action.parse_many(action_results))
-    return _finish(config, plan, runner, tables, source)
+    return tables
 
 
 def _finish(
@@ -370,18 +370,6 @@ def _finish(
     write_run(config.out, summary, _storable(tables))
     report = _write_report(config) if config.report and result is not None else None
     return EvaluateOutcome(config.out, summary, result, tables, report)
-
-
-def first_option_rate(responses: pd.DataFrame) -> float | None:
-    """Share of Task 2 answers that picked Option 1: 0.5 for a model without position bias.
-
-    With counterbalanced variants, a model that always picks the first option chooses each
-    polarity equally often, and its choices say nothing about its values.
-    """
-    answered = responses[responses["choice"].isin(["positive", "negative"])]
-    if answered.empty:
-        return None
-    return float((answered["choice"] == answered["option1_polarity"]).mean())
 
 
 def _storable(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

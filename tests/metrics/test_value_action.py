@@ -129,3 +129,16 @@ def test_logprob_choices_count_with_their_probability():
     # A variant without an answer stays out, whatever its probability column holds.
     unanswered = choices.assign(choice=["negative", None], p_negative=[0.6, None])
     assert build_pairs(stated, unanswered, TAX).loc[0, "chosen"] == pytest.approx(0.6)
+
+
+def test_first_option_rate_counts_answers_that_took_option_1():
+    from valuelens.metrics import first_option_rate
+
+    responses = pd.DataFrame(
+        {
+            "option1_polarity": ["negative", "positive", "negative", "positive", "negative"],
+            "choice": ["negative", "positive", "positive", None, "negative"],
+        }
+    )
+    assert first_option_rate(responses) == pytest.approx(3 / 4)  # the unanswered row is left out
+    assert first_option_rate(responses.assign(choice=None)) is None

@@ -9,7 +9,14 @@ import pytest
 
 from _fake_server import FakeServer, FaultConfig, serve_in_thread
 from valuelens import ValuelensError
-from valuelens.models import Message, OpenAIBackend, Request, Response, load_backend
+from valuelens.models import (
+    Capabilities,
+    Message,
+    OpenAIBackend,
+    Request,
+    Response,
+    load_backend,
+)
 from valuelens.runner import Runner, Store
 
 
@@ -368,3 +375,37 @@ def test_run_sync_twice_with_one_backend(tmp_path: Path) -> None:
 
     assert first[0].ok and not first[0].cached
     assert [(r.ok, r.cached) for r in second] == [(True, False), (True, True)]
+
+
+class _SlowInProcessBackend:
+    """Answers after a delay, like a local model decoding on this machine's CPU."""
+
+    def __init__(self, in_process: bool) -> None:
+        self.calls = 0
+        self._in_process = in_process
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return {"kind": "slow", "model": "m", "endpoint": "here"}
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(in_process=self._in_process)
+
+    async def complete(self, request: Request) -> Response:
+        self.calls += 1
+        await asyncio.sleep(0.3)
+        return Response(text="done")
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("in_process", [True, False])
+async def test_in_process_backends_get_no_time_limit(store: Store, in_process: bool) -> None:
+    backend = _SlowInProcessBackend(in_process)
+    runner = Runner(backend, store, timeout_s=0.05, max_retries=0, progress=False)
+    [result] = await runner.run([ask("slow")])
+    # A timed-out local call cannot be cancelled; retrying would only pile up work.
+    assert (result.error is None) is in_process
+    assert backend.calls == 1

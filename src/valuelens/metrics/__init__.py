@@ -34,6 +34,7 @@ from valuelens.metrics._predict import SCORE_COLUMNS, prediction_scores
 from valuelens.metrics._value_action import (
     ValueActionResult,
     build_pairs,
+    first_option_rate,
     score_value_action,
     variant_scores,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "build_pairs",
     "compass_score",
     "distance_matrix",
+    "first_option_rate",
     "human_cell_means",
     "model_cell_means",
     "prediction_scores",

@@ -245,3 +245,15 @@ def _mean(series: pd.Series) -> float | None:
 
 def _floats(series: pd.Series) -> dict[str, float]:
     return {str(k): float(v) for k, v in series.items() if pd.notna(v)}
+
+
+def first_option_rate(responses: pd.DataFrame) -> float | None:
+    """Share of Task 2 answers that picked Option 1: 0.5 for a model without position bias.
+
+    With counterbalanced variants, a model that always picks the first option chooses each
+    polarity equally often, and its choices say nothing about its values.
+    """
+    answered = responses[responses["choice"].isin(["positive", "negative"])]
+    if answered.empty:
+        return None
+    return float((answered["choice"] == answered["option1_polarity"]).mean())
