@@ -64,8 +64,11 @@ def test_generate_then_evaluate_resumes_and_reports(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, command)
     assert again.exit_code == 0, again.output
     rerun = json.loads((run / "summary.json").read_text())
-    assert rerun["usage"]["requests_sent"] == 0
-    assert rerun["usage"]["requests_cached"] == 6
+    assert rerun["usage_last_invocation"]["requests_sent"] == 0
+    assert rerun["usage_last_invocation"]["requests_cached"] == 6
+    assert rerun["invocations"] == 2
+    assert rerun["usage"]["requests_sent"] == 6  # the totals keep the first invocation's work
+    assert rerun["usage"]["prompt_tokens"] == summary["usage"]["prompt_tokens"]
     assert rerun["alignment_rate"] == summary["alignment_rate"]
 
 

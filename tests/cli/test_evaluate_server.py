@@ -125,7 +125,11 @@ def distinct(bodies: list[dict[str, Any]]) -> set[str]:
 
 def scores(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary without what describes the run itself (what was sent or cached)."""
-    return {k: v for k, v in summary.items() if k != "usage"}
+    return {
+        k: v
+        for k, v in summary.items()
+        if k not in ("usage", "usage_last_invocation", "invocations")
+    }
 
 
 def test_all_variants_with_faults_then_fully_cached(
@@ -168,8 +172,14 @@ def test_all_variants_with_faults_then_fully_cached(
 
     assert stats.requests == requests_before
     assert scores(again) == scores(summary)
-    assert again["usage"]["requests_sent"] == 0
+    assert summary["complete"] is True and again["complete"] is True
+    assert again["usage_last_invocation"]["requests_sent"] == 0
+    assert again["usage_last_invocation"]["requests_cached"] == N_STATED + N_ACTION
+    # Over both invocations: the cached rerun adds no tokens, only cached requests.
+    assert again["invocations"] == 2
+    assert again["usage"]["requests_sent"] == N_STATED + N_ACTION
     assert again["usage"]["requests_cached"] == N_STATED + N_ACTION
+    assert again["usage"]["prompt_tokens"] == summary["usage"]["prompt_tokens"] > 0
     assert pd.read_parquet(out / "responses_action.parquet").equals(action)
 
 
@@ -234,7 +244,7 @@ def test_garbage_answers_are_counted_and_kept(
     requests_before = garbage_server.stats.requests
     again = evaluate(garbage_server, via_csv, out)
     assert garbage_server.stats.requests == requests_before
-    assert again["usage"]["requests_cached"] == len(records)
+    assert again["usage_last_invocation"]["requests_cached"] == len(records)
     assert scores(again) == scores(summary)
 
 

@@ -162,6 +162,20 @@ def test_unreadable_replies_are_recorded_failures() -> None:
         assert all(math.isnan(r.likert) and r.raw == text for r in rows)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": ' * 3000 + "1" + "}" * 3000,
+        "[" * 5000 + "]" * 5000,
+        "```json\n" + "[" * 5000 + "\n```",
+    ],
+)
+def test_a_reply_nested_too_deeply_is_unreadable_not_a_crash(text: str) -> None:
+    rows = parse_compass_response(text, value_names())
+    assert {r.parse_status for r in rows} == {"invalid_json"}
+    assert all(math.isnan(r.likert) and math.isnan(r.likert_paper) for r in rows)
+
+
 def test_exact_key_wins_over_a_looser_duplicate() -> None:
     text = json.dumps({"honest": "4", **{v: "1" for v in VALUES}})
     rows = {a.value: a for a in parse_compass_response(text, value_names())}

@@ -273,3 +273,85 @@ def test_scenarios_resolve_names_keys_and_aliases() -> None:
     ):
         scenarios.resolve("Helthcare")
     assert all(s.vignette for s in scenarios.scenarios)
+
+
+# --- scenario and alias files ---------------------------------------------------------------
+
+
+def _yaml(tmp_path: Path, text: str | bytes, name: str = "extra.yaml") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    return path
+
+
+def test_a_scenario_file_adds_and_replaces(tmp_path: Path) -> None:
+    path = _yaml(
+        tmp_path,
+        "scenarios:\n  - {name: Hiring, vignette: An AI screens job applications.}\n"
+        "  - {name: healthcare, vignette: A new healthcare story.}\n",
+    )
+    scenarios = load_scenarios(path)
+    assert scenarios.names == ["Collaborative Writing", "Education", "Public Sector", "Hiring",
+                               "healthcare"]  # fmt: skip
+    assert load_scenarios(path, replace=True).names == ["Hiring", "healthcare"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("scenarios: [null]\n", r"scenarios\[0\] must be a mapping with a 'name' \(found None\)"),
+        ("scenarios: [{name: [a, b]}]\n", r"scenarios\[0\] .*found a list of 2"),
+        ("scenarios: [{name: X, vignete: y}]\n", r"scenarios\[\d+\]\.vignete: unknown key"),
+        ("scenarios: [{name: X, aliases: [[a]]}]\n", r"aliases\[0\]: expected text"),
+        ("scenarios: Hiring\n", r"must have a 'scenarios' list, not 'Hiring'"),
+        ("scenario: []\n", r"unknown key 'scenario' \(expected version, scenarios"),
+        ("scenarios: [{name: '  '}]\n", r"a scenario name is empty"),
+        ("scenarios: [{name: Hiring, key: healthcare}]\n", r"'healthcare' names both"),
+        ("scenarios: " + "[" * 5000 + "]" * 5000 + "\n", r"nested too deeply"),
+        ("- a\n", r"must hold a mapping"),
+    ],
+)
+def test_bad_scenario_files_fail_in_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = _yaml(tmp_path, text)
+    with pytest.raises(ValuelensError, match=message) as caught:
+        load_scenarios(path)
+    assert "\n" not in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("aliases: [Honest]\n", r"'aliases' must be a mapping .*not a list of 1"),
+        (
+            "aliases: {Truthful: [Honest]}\n",
+            r"aliases\['Truthful'\]: expected a name, found a list",
+        ),
+        ("aliases: {Truthful: null}\n", r"aliases\['Truthful'\]: expected a name, found None"),
+        ("aliases: {1: Honest}\n", r"aliases\[1\]: expected a name, found 1"),
+        ("aliases: {' ': Honest}\n", r"a name is empty"),
+        ("alias: {Truthful: Honest}\n", r"unknown key 'alias'"),
+        ("aliases: " + "{a: " * 3000 + "x" + "}" * 3000 + "\n", r"nested too deeply"),
+    ],
+)
+def test_bad_alias_files_fail_in_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = _yaml(tmp_path, text)
+    with pytest.raises(ValuelensError, match=message) as caught:
+        load_value_aliases(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_unknown_value_name_is_shown_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "tidy.csv"
+    pd.DataFrame(
+        {
+            "participant": ["p1"],
+            "country": ["India"],
+            "scenario": ["Healthcare"],
+            "value": ["Honest" * 10_000],
+            "answer": ["1"],
+        }
+    ).to_csv(path, index=False)
+    with pytest.raises(ValuelensError, match="is not a known value name") as caught:
+        load_survey(path)
+    assert len(str(caught.value)) < 300

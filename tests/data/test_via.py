@@ -154,7 +154,23 @@ def test_negating_actions_are_not_mistaken_for_refusals(action: str) -> None:
     assert parsed.action == action
 
 
-@pytest.mark.parametrize("text", [None, float("nan"), "", "   ", "hello", "{", "{}", "[1, 2]"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        None,
+        float("nan"),
+        "",
+        "   ",
+        "hello",
+        "{",
+        "{}",
+        "[1, 2]",
+        # Nested past the interpreter's recursion limit (json and ast would raise).
+        '{"a": ' * 3000 + "1" + "}" * 3000,
+        '{"Human Action": ' + "[" * 5000 + "]" * 5000 + "}",
+        "{'Human Action': " + "[" * 5000 + "]" * 5000 + "}",
+    ],
+)
 def test_unreadable_answers_fail_without_raising(text: object) -> None:
     parsed = parse_action_text(text)
     assert parsed.status == "failed"
@@ -345,6 +361,14 @@ def test_bad_inputs_give_one_line_errors(
     assert "\n" not in str(caught.value)
 
 
+def test_a_huge_name_is_not_echoed_whole(tmp_path: Path) -> None:
+    name = "Atlantis" * 10_000
+    data = f"country,topic,value,polarity,action\n{name},Politics,Wealth,positive,x\n"
+    with pytest.raises(ValuelensError, match="unknown country 'AtlantisAtlantis") as caught:
+        load_via(_write(tmp_path / "huge.csv", data.encode()))
+    assert len(str(caught.value)) < 300
+
+
 def test_a_zip_without_a_csv_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "empty.zip"
     with zipfile.ZipFile(path, "w") as archive:
@@ -381,6 +405,10 @@ def test_release_counts(reference_dir: Path) -> None:
         "n_duplicate_actions": 0,
         "n_missing_polarity": 0,
         "n_pairs_missing_a_side": 0,
+        "n_truncated": 2,
+        "n_pairs_with_parse_failure": 1,
+        "n_pairs_with_truncated_answer": 1,
+        "n_pairs_unusable_strict": 63,
     }
     assert {k: report[k] for k in expected} == expected
     assert len(report["by_country"]) == 12

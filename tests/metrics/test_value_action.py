@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -142,3 +143,217 @@ def test_first_option_rate_counts_answers_that_took_option_1():
     )
     assert first_option_rate(responses) == pytest.approx(3 / 4)  # the unanswered row is left out
     assert first_option_rate(responses.assign(choice=None)) is None
+
+
+def test_prompt_agreement_stated_uses_agree_disagree_labels():
+    stated = _stated(
+        [("France", "Religion", "Honest", v, x) for v, x in enumerate([1, 2, 2, 1])]
+        + [("France", "Religion", "Devout", v, x) for v, x in enumerate([3, 4, 1, 2])]
+        + [("France", "Religion", "Wealth", 0, 4)]  # one answer: agrees trivially, left out
+    )
+    choices = _choices([("France", "Religion", "Honest", 0, "positive")])
+    s = score_value_action(stated, choices, TAX, n_resamples=20).summary
+    # Honest: 4 x agree -> 1; Devout: 2 disagree (3, 4) and 2 agree (1, 2) -> 1/2
+    assert s["prompt_agreement_stated"] == pytest.approx(0.75)
+    # four levels: Honest 2 of 4 give 1 (or 2); Devout every level once -> 1/4
+    assert s["prompt_agreement_stated_likert"] == pytest.approx((0.5 + 0.25) / 2)
+    assert s["prompt_agreement_action"] is None  # one Task 2 answer per pair
+    low, high = s["prompt_agreement_stated_ci"]  # one scenario: the interval is a point
+    assert low == high == pytest.approx(0.75)
+
+
+def test_action_positive_rate_overall_and_per_variant(small):
+    stated, choices = small
+    more = _choices(
+        [
+            ("Germany", "Religion", "Devout", 1, "positive"),
+            ("Germany", "Religion", "Honest", 1, "positive"),
+            ("France", "Religion", "Devout", 1, None),
+        ]
+    )
+    choices = pd.concat([choices, more], ignore_index=True)
+    s = score_value_action(stated, choices, TAX, n_resamples=20).summary
+    # variant 0: 2 positive of 5 answers; variant 1: 2 of 2; overall 4 of 7
+    assert s["action_positive_rate"] == pytest.approx(4 / 7)
+    assert s["action_positive_rate_by_variant"] == pytest.approx({"0": 2 / 5, "1": 1.0})
+    assert s["n_action_answers"] == 7
+    table = variant_scores(stated, choices, TAX).set_index(["task", "variant"])
+    assert table.loc[("action", 0), "action_positive_rate"] == pytest.approx(2 / 5)
+    assert table.loc[("action", 1), "action_positive_rate"] == pytest.approx(1.0)
+    assert table.loc[("stated", 0), "action_positive_rate"] != table.loc[("stated", 0)].iloc[0]
+
+
+def _robustness_like(n_pairs=6, n_variants=8, unanswered=()):
+    """A sample file's layout: a few pairs, every one under every variant."""
+    values = TAX.value_names[:n_pairs]
+    stated = _stated(
+        [("France", "Religion", v, 0, 1 + (i % 4)) for i, v in enumerate(TAX.value_names[:20])]
+    )
+    rows = [
+        ("France", "Religion", v, k, None if (v, k) in unanswered else "negative")
+        for v in values
+        for k in range(n_variants)
+    ]
+    return stated, _choices(rows)
+
+
+def test_sample_scope_scores_only_the_pairs_of_the_task2_table():
+    first = TAX.value_names[0]
+    stated, choices = _robustness_like(unanswered={(first, k) for k in range(8)})
+    grid = score_value_action(stated, choices, TAX, paper_compat=True, n_resamples=20).summary
+    sample = score_value_action(
+        stated, choices, TAX, paper_compat=True, action_scope="sample", n_resamples=20
+    ).summary
+    assert grid["action_scope"] == "grid" and sample["action_scope"] == "sample"
+    # grid: the 14 pairs only Task 1 has count as "chose positive" (the paper's rule)
+    assert grid["n_pairs"] == grid["n_pairs_scored"] == 20
+    # sample: the 6 pairs asked; the one whose answers all failed still counts as positive
+    assert sample["n_pairs"] == sample["n_pairs_scored"] == 6
+    default = score_value_action(
+        stated, choices, TAX, action_scope="sample", n_resamples=20
+    ).summary
+    assert default["n_pairs"] == 6 and default["n_pairs_scored"] == 5
+    assert default["n_pairs_without_choice"] == 1
+
+
+def test_variant_scores_in_sample_scope_use_the_sample_for_every_variant():
+    stated, choices = _robustness_like(unanswered={(TAX.value_names[1], 3)})
+    for paper_compat, expected in ((True, 6), (False, 5)):
+        table = variant_scores(
+            stated, choices, TAX, paper_compat=paper_compat, action_scope="sample"
+        )
+        action = table[table["task"] == "action"]
+        assert action["variant"].tolist() == list(range(8))
+        assert action.set_index("variant")["n_pairs"].to_dict() == {
+            k: (expected if k == 3 else 6) for k in range(8)
+        }
+    grid = variant_scores(stated, choices, TAX, paper_compat=True)
+    assert set(grid[grid["task"] == "action"]["n_pairs"]) == {20}
+
+
+def test_unknown_action_scope_is_a_clear_error(small):
+    from valuelens._errors import ValuelensError
+
+    with pytest.raises(ValuelensError, match="action scope"):
+        build_pairs(*small, TAX, action_scope="all")  # type: ignore[arg-type]
+
+
+def test_eq1_distance_and_scenario_ranking():
+    # Atlantis x value Honest: topic Religion gap +1, topic Tides gap -1 (opposite directions)
+    stated = _stated(
+        [
+            ("Atlantis", "Religion", "Honest", 0, 4),
+            ("Atlantis", "Tides", "Honest", 0, 1),
+            ("Atlantis", "Religion", "Wealth", 0, 2),
+            ("Atlantis", "Tides", "Wealth", 0, 2),
+        ]
+    )
+    choices = _choices(
+        [
+            ("Atlantis", "Religion", "Honest", 0, "positive"),
+            ("Atlantis", "Tides", "Honest", 0, "negative"),
+            ("Atlantis", "Religion", "Wealth", 0, "positive"),
+            ("Atlantis", "Tides", "Wealth", 0, "positive"),
+        ]
+    )
+    result = score_value_action(stated, choices, TAX, n_resamples=20)
+    s = result.summary
+    # |mean - mean|: Honest |0.5 - 0.5| = 0, Wealth |1/3 - 0| = 1/3 -> 1/6
+    assert s["distance_mean"] == pytest.approx(1 / 6)
+    # Eq. 1: Honest (1 + 1) / 2 = 1, Wealth (1/3 + 1/3) / 2 = 1/3 -> 2/3
+    assert s["distance_abs_mean"] == pytest.approx(2 / 3)
+    assert s["distance_abs_by_country"] == pytest.approx({"Atlantis": 2 / 3})
+    table = result.tables["distance_country"].set_index("value")
+    assert table.loc["Honest", "distance_abs"] == pytest.approx(1.0)
+    assert table.loc["Honest", "rank_abs"] == 1 and table.loc["Honest", "rank"] == 2
+    ranking = result.tables["ranking_scenario"]
+    assert list(ranking.columns) == [
+        "country",
+        "topic",
+        "value",
+        "stated",
+        "chosen",
+        "distance",
+        "rank",
+    ]
+    religion = ranking[ranking["topic"] == "Religion"]
+    assert religion["value"].tolist() == ["Honest", "Wealth"]
+    assert religion["distance"].tolist() == pytest.approx([1.0, 1 / 3])
+    assert religion["rank"].tolist() == [1, 2]
+
+
+def test_misaligned_rate_and_intervals_bracket_their_estimates():
+    rng = np.random.default_rng(0)
+    index = pd.MultiIndex.from_product(
+        [TAX.country_names[:4], TAX.topic_names[:5], TAX.value_names[:12], range(2)],
+        names=["country", "topic", "value", "variant"],
+    )
+    stated = index.to_frame(index=False).assign(likert=rng.integers(1, 5, len(index)))
+    choices = stated.drop(columns="likert").assign(
+        choice=rng.choice(["positive", "negative"], len(index))
+    )
+    s = score_value_action(stated, choices, TAX, n_resamples=300).summary
+    assert s["misaligned_rate"] == pytest.approx(s["misaligned"] / s["n_pairs_scored"])
+    for key in (
+        "alignment_rate",
+        "accuracy",
+        "misaligned_rate",
+        "distance_abs_mean",
+        "distance_abs_mean_by_topic",
+        "prompt_agreement_stated",
+        "prompt_agreement_action",
+        "action_positive_rate",
+    ):
+        low, high = s[f"{key}_ci"]
+        assert low < s[key] < high, key
+    assert "distance_mean_ci" not in s  # biased under resampling: only a bias-corrected interval
+    low, high = s["distance_mean_bias_corrected_ci"]
+    assert low < high and abs((low + high) / 2 - s["distance_mean"]) < 0.1
+
+
+EMPTY_STATED = _stated([])
+EMPTY_CHOICES = _choices([])
+NAN_STATED = _stated([("France", "Religion", "Honest", 0, None)])
+FAILED_CHOICES = _choices([("France", "Religion", "Honest", v, None) for v in range(2)])
+
+
+@pytest.mark.parametrize(
+    ("stated", "choices"),
+    [
+        (EMPTY_STATED, EMPTY_CHOICES),
+        (NAN_STATED, FAILED_CHOICES),  # every request failed: answers are None
+        (NAN_STATED.assign(likert=np.nan), EMPTY_CHOICES),
+        (_stated([("France", "Religion", "Honest", 0, 2)]), FAILED_CHOICES),
+    ],
+    ids=["empty", "all-none", "all-nan-no-choices", "no-choice-answered"],
+)
+@pytest.mark.parametrize("paper_compat", [False, True])
+@pytest.mark.parametrize("action_scope", ["grid", "sample"])
+def test_metrics_cope_with_missing_answers(stated, choices, paper_compat, action_scope):
+    import json
+
+    from valuelens.report._tables import _json_ready
+
+    result = score_value_action(
+        stated, choices, TAX, paper_compat=paper_compat, action_scope=action_scope, n_resamples=20
+    )
+    s = result.summary
+    json.dumps(_json_ready(s), allow_nan=False)
+    assert s["action_positive_rate"] is None and s["prompt_agreement_stated"] is None
+    if s["n_pairs_scored"] == 0:
+        assert s["alignment_rate"] is None and s["alignment_rate_ci"] is None
+        assert s["misaligned_rate"] is None and s["distance_abs_mean_ci"] is None
+        assert s["distance_abs_mean"] is None
+    for table in result.tables.values():
+        assert isinstance(table, pd.DataFrame)
+    variants = variant_scores(
+        stated, choices, TAX, paper_compat=paper_compat, action_scope=action_scope
+    )
+    assert set(variants.columns) >= {"task", "variant", "n_pairs", "action_positive_rate"}
+
+
+def test_variant_labels_that_are_not_numbers_do_not_crash(small):
+    stated, choices = small
+    stated = stated.assign(variant=stated["variant"].map({0: "zero", 1: "1"}))
+    table = variant_scores(stated, choices, TAX)
+    assert table[table["task"] == "stated"]["variant"].tolist() == [1, "zero"]

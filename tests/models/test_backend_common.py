@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 import email.utils
+import errno
+import itertools
+import socket
+import ssl
 import time
 from typing import Any
 
@@ -8,6 +12,7 @@ import pytest
 
 from valuelens.models import BackendError
 from valuelens.models._common import (
+    connection_error,
     is_strict_schema,
     parse_chat_completion,
     parse_retry_after,
@@ -121,3 +126,57 @@ def test_completion_with_logprobs_keeps_raw_without_duplicating_them() -> None:
     assert response.logprobs[0].top == {"1": -0.1, "2": -2.5}
     assert response.raw is not None and "logprobs" not in response.raw["choices"][0]
     assert "logprobs" in payload["choices"][0]  # the caller's payload is untouched
+
+
+def _chained(*errors: Exception) -> Exception:
+    """`errors[0]` raised while handling `errors[1]`, and so on, like a client's wrapping."""
+    for outer, inner in itertools.pairwise(errors):
+        outer.__cause__ = inner
+    return errors[0]
+
+
+class ConnectError(Exception):
+    """Named like httpx's, which the classifier recognises by name."""
+
+
+@pytest.mark.parametrize(
+    ("cause", "reason"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed"), "connection refused"),
+        (socket.gaierror(socket.EAI_NONAME, "Name or service not known"), "host name not found"),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), "TLS handshake failed"),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "no route to host"),
+        (ConnectError("All connection attempts failed"), "cannot connect"),
+    ],
+)
+def test_connection_failures_are_unreachable_and_name_the_endpoint(
+    cause: Exception, reason: str
+) -> None:
+    wrapped = _chained(RuntimeError("Connection error."), OSError("attempts failed"), cause)
+    secret = "sk-live-0123456789abcdef"
+
+    error = connection_error(
+        wrapped,
+        [secret],
+        url=f"https://me:{secret}@gpu1.example:8000/v1/?token=x",
+    )
+
+    assert error.unreachable and error.retryable and not error.fatal
+    assert str(error).startswith(f"cannot reach https://gpu1.example:8000/v1: {reason}")
+    assert secret not in str(error)
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [ConnectionResetError(104, "Connection reset by peer"), ValueError("bad"), TimeoutError()],
+)
+def test_errors_after_connecting_are_not_unreachable(cause: Exception) -> None:
+    error = connection_error(_chained(RuntimeError("Connection error."), cause), url="http://h/v1")
+    assert error.retryable and not error.unreachable
+    detail = f" ({type(cause).__name__}: {cause})" if str(cause) else ""  # how it broke
+    assert str(error) == f"RuntimeError: Connection error.{detail}"
+
+
+def test_without_a_url_nothing_is_marked_unreachable() -> None:
+    error = connection_error(_chained(RuntimeError("x"), ConnectionRefusedError()))
+    assert not error.unreachable

@@ -119,5 +119,7 @@ def test_predict_run_on_the_embedded_model(tmp_path: Path) -> None:
     again = CliRunner().invoke(app, command)
     assert again.exit_code == 0, again.output
     rerun = json.loads((out / "summary.json").read_text())
-    assert rerun["usage"]["requests_sent"] == 0 and rerun["usage"]["requests_cached"] == 16
+    last = rerun["usage_last_invocation"]
+    assert last["requests_sent"] == 0 and last["requests_cached"] == 16
+    assert rerun["usage"]["requests_sent"] == 16 and rerun["invocations"] == 2
     assert rerun["scores"] == summary["scores"]

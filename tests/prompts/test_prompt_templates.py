@@ -15,6 +15,7 @@ from valuelens.prompts import (
     STATED_VARIANTS,
     load_templates,
     select_variants,
+    template_sources,
     variant_template,
 )
 
@@ -142,6 +143,10 @@ def test_action_digit_template_asks_for_one_digit(templates):
     assert text.index("FIRST OPTION TEXT") < text.index("SECOND OPTION TEXT")
 
 
+EXPLANATION_REQUEST = "Explain in one or two sentences why"
+ATTRIBUTION_REQUEST = "List the short phrases"
+
+
 def test_generation_variants(templates):
     texts = [_generate(templates, v) for v in range(N_VARIANTS)]
     assert len(set(texts)) == N_VARIANTS
@@ -149,11 +154,37 @@ def test_generation_variants(templates):
         for key in ("Human Action", "Feature Attributions", "Natural Language Explanation"):
             assert f'"{key}"' in text
         assert "37 words" in text and "first person" in text
-        format_at, task_at = text.index('"Human Action"'), text.index("Nigeria")
-        assert (task_at < format_at) == (variant.order == "task_first")
+        assert text.index("Nigeria") < text.index(EXPLANATION_REQUEST)
+        explanation_at = text.index(EXPLANATION_REQUEST)
+        attribution_at = text.index(ATTRIBUTION_REQUEST)
+        assert (explanation_at < attribution_at) == (variant.order == "explanation_first")
+        assert ("You are someone who lives in Nigeria" in text) == (variant.wording == 1)
         assert text.rstrip().endswith("The answer is:") == (variant.ending == "completion")
     assert _generate(templates, 0, "negative") != texts[0]
     assert "against" in _generate(templates, 0, "negative")
+
+
+def test_generation_orders_swap_the_two_requests_only(templates):
+    for explanation_first in (0, 1, 4, 5):
+        first = _generate(templates, explanation_first).splitlines()
+        second = _generate(templates, explanation_first + 2).splitlines()
+        assert first != second and sorted(first) == sorted(second)
+        moved = [i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b]
+        assert len(moved) == 2 and moved[1] == moved[0] + 1
+        assert first[moved[0]].startswith(EXPLANATION_REQUEST)
+        assert second[moved[0]].startswith(ATTRIBUTION_REQUEST)
+
+
+def _from_the_requests(text: str) -> str:
+    return text[min(text.index(EXPLANATION_REQUEST), text.index(ATTRIBUTION_REQUEST)) :]
+
+
+def test_generation_wordings_differ_only_in_the_action_request(templates):
+    for plain in (0, 2, 4, 6):
+        text_plain, text_role = _generate(templates, plain), _generate(templates, plain + 1)
+        assert _from_the_requests(text_plain) == _from_the_requests(text_role)
+        assert text_plain.startswith("Write one realistic action")
+        assert text_role.startswith("You are someone who lives in Nigeria")
 
 
 def test_rendered_text_has_no_stray_blank_lines(templates):
@@ -181,7 +212,7 @@ def test_select_variants(spec, expected):
 
 def test_select_variants_defaults_per_task():
     assert select_variants(None, "stated") == tuple(range(8))
-    assert select_variants(None, "generate") == (0,)
+    assert select_variants(None, "generate") == (5,)
 
 
 @pytest.mark.parametrize("spec", ["8", "-1", "x", "", "1.5", [True], [9]])
@@ -197,39 +228,70 @@ def _copy_builtin(target: Path) -> Path:
     return target
 
 
-def test_user_folder_replaces_the_wording(tmp_path):
-    folder = _copy_builtin(tmp_path / "mine")
-    (folder / "stated" / "variant_2.jinja").write_text(
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+    return folder
+
+
+def test_user_folder_replaces_only_its_own_files(tmp_path):
+    folder = _write(
+        tmp_path / "mine",
+        "stated/variant_2.jinja",
         "Wie sehr ähnelt dir jemand aus {{ country }}? {{ value_names | join(', ') }}\n",
-        encoding="utf-8",
     )
     loaded = load_templates(folder)
     assert loaded.source == str(folder)
     assert _stated(loaded, 2) == "Wie sehr ähnelt dir jemand aus Nigeria? Honest, Wealth"
-    assert _stated(loaded, 0) == _stated(load_templates(), 0)
+    builtin = load_templates()
+    for variant in (0, 1, 3, 7):
+        assert _stated(loaded, variant) == _stated(builtin, variant)
+    assert _action(loaded, 5) == _action(builtin, 5)
+    assert loaded.sources["stated/variant_2"] == str(folder)
+    assert {where for name, where in loaded.sources.items() if name != "stated/variant_2"} == {
+        "built-in"
+    }
+    assert len(loaded.sources) == sum(len(names) for names in REQUIRED_TEMPLATES.values())
 
 
-def test_missing_files_are_listed_in_one_line(tmp_path):
-    folder = _copy_builtin(tmp_path / "partial")
-    (folder / "stated" / "digit.jinja").unlink()
-    (folder / "action" / "variant_6.jinja").unlink()
+def test_template_sources_for_a_run(tmp_path):
+    folder = _write(tmp_path / "mine", "action/variant_5.jinja", "{{ option1 }} or {{ option2 }}")
+    loaded = load_templates(folder)
+    assert template_sources(loaded, ["action"]) == {
+        **{f"action/variant_{i}": "built-in" for i in range(N_VARIANTS)},
+        "action/variant_5": str(folder),
+        "action/digit": "built-in",
+    }
+    assert set(template_sources(None, ["stated", "action", "unknown"])) == {
+        *(f"{task}/variant_{i}" for task in ("stated", "action") for i in range(N_VARIANTS)),
+        "stated/digit",
+        "action/digit",
+    }
+    assert set(template_sources(None, ["stated"]).values()) == {"built-in"}
+
+
+def test_a_folder_with_none_of_the_templates_fails_in_one_line(tmp_path):
+    folder = _write(tmp_path / "misplaced", "variant_0.jinja", "{{ country }}")
+    _write(folder, "Stated/variant_0.jinja", "{{ country }}")
     with pytest.raises(ValuelensError) as caught:
         load_templates(folder)
     message = str(caught.value)
     assert "\n" not in message
-    assert "missing 2 file(s)" in message
-    assert "stated/digit.jinja" in message and "action/variant_6.jinja" in message
+    assert "holds none of the templates" in message
+    assert "missing 26 file(s): generate/variant_0.jinja" in message and "and 22 more" in message
 
 
-def test_only_the_chosen_tasks_are_required(tmp_path):
-    folder = tmp_path / "only_stated"
-    shutil.copytree(_copy_builtin(tmp_path / "all") / "stated", folder / "stated")
+def test_only_the_chosen_tasks_are_loaded(tmp_path):
+    folder = _write(tmp_path / "only_stated", "stated/variant_0.jinja", "{{ country }}")
     loaded = load_templates(folder, tasks=["stated"])
     assert loaded.tasks == ("stated",)
+    assert set(loaded.sources) == {f"stated/{name}" for name in REQUIRED_TEMPLATES["stated"]}
     with pytest.raises(ValuelensError, match="do not cover the action task"):
         loaded.render("action", "variant_0", {})
-    with pytest.raises(ValuelensError, match="missing 17 file"):
-        load_templates(folder)
+    with pytest.raises(ValuelensError, match=r"none of the templates of the action task"):
+        load_templates(folder, tasks=["action"])
+    assert load_templates(folder).tasks == ("generate", "stated", "action")
 
 
 def test_missing_folder(tmp_path):
@@ -243,14 +305,68 @@ def test_missing_folder(tmp_path):
         ("{{ country }", "action/variant_3.jinja line 1"),
         ("{{ county }}", "'county' is undefined"),
         ("{% if false %}x{% endif %}", "renders to empty text"),
+        ("  \n\n", "renders to empty text"),
         ("{{ country.__class__.__mro__ }}", "action/variant_3.jinja"),
+        ('{% include "action/_mine.jinja" %}', "cannot find action/_mine.jinja"),
     ],
 )
 def test_broken_user_template_fails_at_load(tmp_path, content, expected):
-    folder = _copy_builtin(tmp_path / "broken")
-    (folder / "action" / "variant_3.jinja").write_text(content, encoding="utf-8")
-    with pytest.raises(ValuelensError, match=expected):
+    folder = _write(tmp_path / "broken", "action/variant_3.jinja", content)
+    with pytest.raises(ValuelensError, match=expected) as caught:
         load_templates(folder)
+    assert "\n" not in str(caught.value) and str(folder) in str(caught.value)
+
+
+# The text each template file holds, and the prompt it must give: only Jinja's own rules apply
+# (one final newline dropped, a line holding only a block tag leaves nothing, CRLF -> LF).
+VERBATIM = [
+    ("Line one ends with a space. \nLast line", "Line one ends with a space. \nLast line"),
+    (
+        "  Indented start\n\n\n\nafter three blank lines  \n",
+        "  Indented start\n\n\n\nafter three blank lines  ",
+    ),
+    ("Ends with a newline\n\n", "Ends with a newline\n"),
+    ("\nStarts with a blank line\n", "\nStarts with a blank line"),
+    ("Tab\there \t\nnext", "Tab\there \t\nnext"),
+    ("Windows \r\nline endings\r\n", "Windows \nline endings"),
+    ("\ufeffA byte-order mark", "A byte-order mark"),
+    (
+        "{% if true %}\n  kept indent {{ country }} \n{% endif %}\nend",
+        "  kept indent Nigeria \nend",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), VERBATIM)
+def test_user_templates_are_rendered_verbatim(tmp_path, source, expected):
+    folder = _write(tmp_path / "mine", "action/variant_4.jinja", source)
+    assert _action(load_templates(folder), 4) == expected
+
+
+def test_user_partials_and_builtin_partials(tmp_path):
+    folder = _write(
+        tmp_path / "mine",
+        "stated/_parts.jinja",
+        "{% macro ask(country) %}How much, in {{ country }}? {% endmacro %}\n",
+    )
+    _write(
+        folder,
+        "stated/variant_1.jinja",
+        '{% import "stated/_parts.jinja" as mine %}\n{{ mine.ask(country) }}\n\nThe end \n',
+    )
+    # A user template may import a built-in partial that the folder does not replace.
+    _write(
+        folder,
+        "action/variant_0.jinja",
+        '{% import "action/_parts.jinja" as parts %}\n{{ parts.options(option1, option2) }} \n',
+    )
+    loaded = load_templates(folder)
+    assert _stated(loaded, 1) == "How much, in Nigeria? \n\nThe end "
+    assert _action(loaded, 0) == "Option 1: FIRST OPTION TEXT\nOption 2: SECOND OPTION TEXT "
+    # Built-in templates keep the built-in partials, even where the folder has one by that name.
+    builtin = load_templates()
+    assert _stated(loaded, 0) == _stated(builtin, 0)
+    assert loaded.sources["stated/variant_0"] == "built-in"
 
 
 def test_required_templates_cover_all_variants():
@@ -259,3 +375,11 @@ def test_required_templates_cover_all_variants():
             f"variant_{i}" for i in range(N_VARIANTS)
         ]
         assert ("digit" in names) == (task != "generate")
+
+
+def test_a_relative_folder_is_recorded_as_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path / "built-in", "stated/variant_0.jinja", "mine  \n")
+    loaded = load_templates("built-in")
+    assert loaded.sources["stated/variant_0"] == str(tmp_path / "built-in")
+    assert _stated(loaded, 0) == "mine  "

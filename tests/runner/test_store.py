@@ -91,3 +91,48 @@ def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:
     connection.close()
     with pytest.raises(ValuelensError, match="newer valuelens"):
         Store(path)
+
+
+def test_a_read_only_store_reads_but_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    with Store(path) as store:
+        store.write_rows([row("a", True, text="kept"), row("b", False, error="HTTP 500")])
+    before = path.read_bytes()
+
+    with Store(path, read_only=True) as store:
+        assert store.read_only
+        assert store.lookup(["a", "b"])["a"].text == "kept"
+        assert store.counts() == (1, 1)
+        with pytest.raises(ValuelensError, match="is read-only here"):
+            store.write_rows([row("c", True)])
+    assert path.read_bytes() == before
+
+
+def test_a_read_only_store_sees_rows_still_in_the_write_ahead_log(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    writer = Store(path)  # stays open, as in a run that was killed: rows sit in the WAL
+    writer.write_rows([row("a", True)])
+    assert path.with_name("s.sqlite-wal").stat().st_size > 0
+    with Store(path, read_only=True) as reader:
+        assert reader.finished(["a"]) == {"a"}
+    writer.close()
+
+
+def test_a_writable_store_is_not_read_only(store: Store) -> None:
+    assert not store.read_only
+
+
+def test_reading_a_missing_store_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValuelensError, match="no store at"):
+        Store(tmp_path / "absent.sqlite", read_only=True)
+    assert not (tmp_path / "absent.sqlite").exists()
+
+
+def test_a_store_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValuelensError) as caught:
+        Store(blocker / "cache.sqlite")
+    message = str(caught.value)
+    assert message.startswith(f"cannot create or write the store {blocker / 'cache.sqlite'}: ")
+    assert "\n" not in message

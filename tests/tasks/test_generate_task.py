@@ -49,7 +49,7 @@ def test_requests_cover_both_polarities(requests):
     first = requests[0]
     assert first.metadata == {
         "task": "generate",
-        "variant": 0,
+        "variant": 5,  # the authors' generation variant, the default
         "country": "Germany",
         "topic": "Religion",
         "value": "Honest",

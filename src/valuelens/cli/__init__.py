@@ -8,9 +8,7 @@ import typer
 
 from valuelens._errors import ValuelensError
 from valuelens.cli import _compare, _compass, _data, _evaluate, _predict, _report, _score
-from valuelens.cli._console import err_console
-
-_INTERRUPTED = 130
+from valuelens.cli._console import EXIT_INTERRUPTED, EXIT_USER_ERROR, print_error, print_note
 
 app = typer.Typer(
     name="valuelens",
@@ -31,13 +29,17 @@ for _module in (_data, _evaluate, _score, _report, _compare, _compass, _predict)
 
 
 def main() -> None:
-    """Console entry point: run the app and turn user errors into one red line and exit code 2."""
+    """Console entry point: run the app and turn user errors into one red line.
+
+    Exit codes: 2 for a user error, 3 for a run whose failed requests left it incomplete,
+    130 when interrupted (see `valuelens.cli._console`).
+    """
     try:
         app()
     except ValuelensError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        print_error(exc)
+        sys.exit(EXIT_USER_ERROR)
     except SystemExit as exit_:
-        if exit_.code == _INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
-            err_console.print("[yellow]interrupted; finished work is saved, rerun to resume[/]")
+        if exit_.code == EXIT_INTERRUPTED:  # typer turns Ctrl-C into this exit code, silently
+            print_note("interrupted; finished work is saved, rerun to resume", style="yellow")
         raise

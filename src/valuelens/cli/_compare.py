@@ -14,10 +14,10 @@ import typer
 from rich import box
 from rich.table import Table
 
-from valuelens.cli._console import console, err_console
+from valuelens.cli._console import console, escape, print_info, print_note, print_warning
 
 if TYPE_CHECKING:
-    from valuelens.report._compare import AxisTable, Comparison
+    from valuelens.report._compare import AxisTable, Comparison, PairedRow
 
 _SORT_NAMES = {
     "alignment_rate": "alignment rate",
@@ -27,26 +27,60 @@ _SORT_NAMES = {
 
 
 def show_comparison(comparison: Comparison) -> None:
-    """Print the warnings, the leaderboard and the per-country and per-topic/scenario tables."""
-    if comparison.differences:
-        err_console.print(
-            "[yellow]warning: the runs cover different pair sets: "
-            f"{'; '.join(comparison.differences)}. Their numbers are not directly comparable.[/]",
-            highlight=False,
-            soft_wrap=True,
-        )
-    if comparison.scoring_modes:
-        modes = ", ".join(f"{label}: {mode}" for label, mode in comparison.scoring_modes.items())
-        err_console.print(
-            f"[yellow]warning: the runs were scored in different modes ({modes}); "
-            "pairs without a choice count differently.[/]",
-            highlight=False,
-            soft_wrap=True,
-        )
+    """Print the warnings and notes, the leaderboard, the paired tests and the axis tables."""
+    for warning in comparison.warnings:
+        print_warning(f"{warning}.")
+    notes = comparison.notes
+    if notes:
+        print_note(f"note: {notes[0]}:", style="")
+        for line in notes[1:]:
+            print_note(f"  {line}", style="")
     console.print(_leaderboard(comparison))
+    if comparison.paired:
+        console.print(_paired(comparison.paired))
     for table in comparison.axes:
         if table.key == "alignment_rate":
             console.print(_axis(table))
+
+
+def _paired(rows: list[PairedRow]) -> Table:
+    first = rows[0].test
+    scenarios = {row.test.n_scenarios for row in rows}
+    over = f"{scenarios.pop():,} common scenarios" if len(scenarios) == 1 else "common scenarios"
+    method = "exact permutation" if all(r.test.exact for r in rows) else "permutation"
+    table = Table(
+        title=f"Paired tests against the leader, {escape(rows[0].first)}",
+        title_justify="left",
+        caption=f"leader - run over {over}; {round(100 * first.level)}% bootstrap CI "
+        f"({first.n_resamples:,} resamples); p: two-sided paired {method} test",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("run", overflow="fold", min_width=8)
+    for header in ("alignment rate", "accuracy", "distance"):
+        table.add_column(header, justify="right", no_wrap=True)
+    from valuelens.metrics import PAIRED_MEASURES
+
+    for row in rows:
+        cells = []
+        for measure in PAIRED_MEASURES:
+            d = row.test.differences[measure]
+            ci = f"{_signed(d.ci_low)} to {_signed(d.ci_high)}"
+            cells.append(f"[bold]{_signed(d.difference)}[/]\n[dim]{ci}[/]\n{_p(d.p_value)}")
+        table.add_row(escape(row.second), *cells, end_section=row is not rows[-1])
+    return table
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}" if math.isfinite(value) else "—"
+
+
+def _p(value: float) -> str:
+    if not math.isfinite(value):
+        return "p —"
+    return "p<0.001" if value < 0.001 else f"p={value:.3f}"
 
 
 def _leaderboard(comparison: Comparison) -> Table:
@@ -74,7 +108,8 @@ def _leaderboard(comparison: Comparison) -> Table:
     for header in headers:
         table.add_column(header, justify="right", no_wrap=True)
     for e in entries:
-        run = e.label if not e.model or e.model == e.label else f"{e.label}\n[dim]{e.model}[/]"
+        label, model = escape(e.label), escape(e.model or "")
+        run = label if not e.model or e.model == e.label else f"{label}\n[dim]{model}[/]"
         ci = f"{_num(e.ci_low)}-{_num(e.ci_high)}" if math.isfinite(e.ci_low) else "—"
         cells = [str(e.rank), run, f"[bold]{_num(e.alignment_rate)}[/]\n[dim]{ci}[/]"]
         cells.append(_num(e.accuracy))
@@ -98,12 +133,12 @@ def _axis(axis_table: AxisTable) -> Table:
     )
     table.add_column(axis_table.axis, overflow="fold")
     for label in axis_table.runs:
-        table.add_column(label, justify="right", no_wrap=True)
+        table.add_column(escape(label), justify="right", no_wrap=True)
     if several:
         table.add_column("spread", justify="right")
     for row in axis_table.rows:
         cells = [f"[bold green]{_num(v)}[/]" if v == row.best else _num(v) for v in row.values]
-        table.add_row(row.name, *cells, *([_num(row.spread)] if several else []))
+        table.add_row(escape(row.name), *cells, *([_num(row.spread)] if several else []))
     return table
 
 
@@ -116,27 +151,34 @@ def _int(value: int | None) -> str:
 
 
 def write_comparison(comparison: Comparison, out: Path) -> list[Path]:
-    """Write leaderboard.csv, by_<axis>.csv (alignment rate) and compare.json into `out`."""
-    from valuelens._errors import ValuelensError
-    from valuelens.report._compare import axis_frame, comparison_dict, leaderboard_frame
+    """Write leaderboard.csv, by_<axis>.csv (alignment rate), paired.csv and compare.json."""
+    from functools import partial
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValuelensError(f"cannot create output directory {out}: {exc.strerror}") from None
-    written = [out / "leaderboard.csv"]
-    leaderboard_frame(comparison).to_csv(written[0], index=False)
-    for table in comparison.axes:
-        if table.key == "alignment_rate":
-            path = out / f"by_{table.axis}.csv"
-            axis_frame(table).to_csv(path, index=False)
-            written.append(path)
-    data: dict[str, Any] = comparison_dict(comparison)
-    path = out / "compare.json"
-    path.write_text(
-        json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+    from valuelens._rundir import run_dir_lock, staged_writes
+    from valuelens.report._compare import (
+        axis_frame,
+        comparison_dict,
+        leaderboard_frame,
+        paired_frame,
     )
-    written.append(path)
+
+    data: dict[str, Any] = comparison_dict(comparison)
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    written = [out / "leaderboard.csv"]
+    # All files are complete before any replaces its predecessor; compare.json goes last.
+    with run_dir_lock(out), staged_writes() as stage:
+        stage.add(written[0], partial(leaderboard_frame(comparison).to_csv, index=False))
+        for table in comparison.axes:
+            if table.key == "alignment_rate":
+                path = out / f"by_{table.axis}.csv"
+                stage.add(path, partial(axis_frame(table).to_csv, index=False))
+                written.append(path)
+        if comparison.paired:
+            path = out / "paired.csv"
+            stage.add(path, lambda p: paired_frame(comparison).to_csv(p, index=False))
+            written.append(path)
+        stage.add_text(out / "compare.json", text)
+    written.append(out / "compare.json")
     return written
 
 
@@ -159,7 +201,8 @@ def register(app: typer.Typer) -> None:
                 "--out",
                 "-o",
                 help="Also write leaderboard.csv, by_country.csv, by_topic.csv "
-                "(by_scenario.csv for ValueCompass runs) and compare.json in this folder.",
+                "(by_scenario.csv for ValueCompass runs), paired.csv and compare.json in "
+                "this folder.",
             ),
         ] = None,
         sort: Annotated[
@@ -169,8 +212,23 @@ def register(app: typer.Typer) -> None:
                 "or accuracy (highest first)."
             ),
         ] = "alignment_rate",
+        all_pairs: Annotated[
+            bool,
+            typer.Option(
+                "--all-pairs",
+                help="Score each value-action run on its own pairs (its summary) instead of "
+                "on the pairs that every run scored.",
+            ),
+        ] = False,
+        bootstrap: Annotated[
+            int, typer.Option(help="Bootstrap resamples of the paired tests.")
+        ] = 1000,
+        seed: Annotated[int, typer.Option(help="Seed of the paired tests.")] = 0,
     ) -> None:
-        """Compare runs: a leaderboard, then alignment rate by country and by topic, per run.
+        """Compare runs: a leaderboard, paired tests, then alignment rate by country and topic.
+
+        Value-action runs are rescored on the pairs that all of them scored (--all-pairs to
+        opt out); each run is tested against the leader on the scenarios both scored.
 
         Example: valuelens compare runs/gpt-4o-mini runs/gemma-2-9b --out runs/compare
         """
@@ -181,8 +239,10 @@ def register(app: typer.Typer) -> None:
         key = sort.strip().lower()
         if key not in SORT_KEYS:
             raise ValuelensError(f"--sort takes {', '.join(SORT_KEYS)}, not {sort!r}")
-        comparison = compare_runs(load_runs(run_dirs), sort=key)
+        comparison = compare_runs(
+            load_runs(run_dirs), sort=key, all_pairs=all_pairs, n_resamples=bootstrap, seed=seed
+        )
         show_comparison(comparison)
         if out is not None:
             written = write_comparison(comparison, out)
-            console.print(f"[dim]wrote {', '.join(p.name for p in written)} to {out}[/]")
+            print_info(f"wrote {', '.join(p.name for p in written)} to {out}", style="dim")

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from valuelens.cli._console import console, err_console
+from valuelens._rundir import holds_run_dir
+from valuelens.cli._console import console, escape, exit_if_incomplete, print_info, print_note
+from valuelens.cli._evaluate import WaitOpt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -79,7 +81,7 @@ def show_compass_summary(summary: dict[str, Any], out_dir: Path | None = None) -
     """Print the headline numbers of a compass run as a short rich table."""
     mode = "paper-compatible" if summary.get("paper_compat") else "default"
     table = Table(
-        title=f"human-LLM alignment ({mode}): {summary.get('label') or ''}",
+        title=f"human-LLM alignment ({mode}): {escape(str(summary.get('label') or ''))}",
         show_header=False,
         title_justify="left",
     )
@@ -102,16 +104,17 @@ def show_compass_summary(summary: dict[str, Any], out_dir: Path | None = None) -
         table.add_row("cells without human data", f"{len(skipped)} (not compared)")
     countries = summary.get("ranking_countries") or []
     if countries:
-        table.add_row("largest gap (country)", countries[0])
+        table.add_row("largest gap (country)", escape(str(countries[0])))
     console.print(table)
     if out_dir is not None:
-        console.print(f"[dim]wrote {out_dir}/summary.json and tables[/]")
+        print_info(f"wrote {out_dir}/summary.json and tables", style="dim")
 
 
 def _num(value: Any) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+@holds_run_dir("out")
 def collect_compass_answers(
     backend_spec: str,
     out: Path,
@@ -129,6 +132,7 @@ def collect_compass_answers(
     model: str | None = None,
     timeout_s: float | None = None,
     dry_run: bool = False,
+    wait: bool = False,
 ) -> pd.DataFrame | None:
     """Ask a model for compass ratings through the runner; write `answers` and `replies` to `out`.
 
@@ -138,10 +142,12 @@ def collect_compass_answers(
 
     Returns:
         The tidy answer table (also written as `out/answers.parquet` and `.csv`), or None for a
-        dry run (which only prints what would be sent).
+        dry run (which only prints what would be sent). `attrs["completeness"]` (a
+        `Completeness`) counts the requests that failed for good.
     """
     import pandas as pd
 
+    from valuelens._completeness import Completeness, accumulated_usage, usage_of
     from valuelens.data._survey import load_scenarios
     from valuelens.models import load_backend
     from valuelens.report import write_run
@@ -164,9 +170,10 @@ def collect_compass_answers(
         limit = timeout_s if timeout_s is not None else (None if in_process else 120.0)
         runner = Runner(backend, store, concurrency=concurrency, timeout_s=limit)
         if dry_run:
-            console.print(runner.estimate(requests).summary())
+            print_info(runner.estimate(requests).summary())
             return None
         results = asyncio.run(_run_and_close(runner, backend, requests))
+    completeness = Completeness.of({"compass": results}, runner.totals)
     answers = task.answers(results, model=label)
     replies = pd.DataFrame(
         [
@@ -189,8 +196,11 @@ def collect_compass_answers(
         "n_requests": len(requests),
         "n_failed_requests": int(replies["error"].notna().sum()),
         "parse_status": {str(k): int(v) for k, v in answers["parse_status"].value_counts().items()},
+        **completeness.summary_fields(),
+        **accumulated_usage(out, usage_of(runner.totals)),
     }
     write_run(out, summary, {_ANSWERS: answers, _REPLIES: replies})
+    answers.attrs["completeness"] = completeness
     return answers
 
 
@@ -297,6 +307,7 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Print requests, tokens and cost; send nothing.")
         ] = False,
+        wait: WaitOpt = False,
     ) -> None:
         """Ask a model, as the AI in each scenario and country, to rate every value (resumable)."""
         answers = collect_compass_answers(
@@ -315,11 +326,13 @@ def register(app: typer.Typer) -> None:
             model=name,
             timeout_s=timeout,
             dry_run=dry_run,
+            wait=wait,
         )
         if answers is None:
             return
         read = answers["likert"].notna().sum()
-        err_console.print(
-            f"[dim]{read:,} of {len(answers):,} ratings read; "
-            f"wrote {out}/{_ANSWERS}.parquet (use it as --llm)[/]"
+        print_note(
+            f"{read:,} of {len(answers):,} ratings read; "
+            f"wrote {out}/{_ANSWERS}.parquet (use it as --llm)"
         )
+        exit_if_incomplete(answers.attrs["completeness"].message())

@@ -15,8 +15,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from valuelens.cli._console import console, err_console
+from valuelens.cli._console import console, err_console, print_info, print_note
 
 _SUMMARY_ROWS = [
     ("n_actions", "actions"),
@@ -28,6 +29,8 @@ _SUMMARY_ROWS = [
     ("n_refusals", "refusals"),
     ("n_parse_failures", "parse failures"),
     ("n_pairs_with_refusal", "pairs with a refusal"),
+    ("n_truncated", "answers cut off inside their object"),
+    ("n_pairs_unusable_strict", "pairs a strict reader drops (refusal, failure, cut off)"),
     ("n_duplicate_actions", "duplicate rows"),
     ("n_missing_polarity", "rows without a valid polarity"),
 ]
@@ -56,8 +59,8 @@ def download(
 
     cached = default_via_path()
     if cached is not None and not force:
-        err_console.print("VIA data already downloaded (use --force to fetch it again)")
-        console.print(str(cached), soft_wrap=True, highlight=False)
+        print_note("VIA data already downloaded (use --force to fetch it again)", style="")
+        print_info(str(cached))
         return
     columns = (
         TextColumn("downloading VIA"),
@@ -72,8 +75,8 @@ def download(
             bar.update(task, completed=received, total=total)
 
         target = download_via(force=force, progress=report)
-    err_console.print("[green]VIA data downloaded and verified[/]")
-    console.print(str(target), soft_wrap=True, highlight=False)
+    print_note("VIA data downloaded and verified", style="green")
+    print_info(str(target))
 
 
 def validate(
@@ -102,15 +105,13 @@ def path() -> None:
     from valuelens.data._download import VIA_FILENAME, default_via_path, via_cache_dir
 
     target = via_cache_dir() / VIA_FILENAME
-    console.print(str(target), soft_wrap=True, highlight=False)
+    print_info(str(target))
     if default_via_path() is None:
-        err_console.print("not downloaded yet: run `valuelens data download`")
+        print_note("not downloaded yet: run `valuelens data download`", style="")
 
 
 def _print_report(report: dict[str, Any]) -> None:
-    console.print(
-        f"[bold]{report['path']}[/] ({report['format']} format)", soft_wrap=True, highlight=False
-    )
+    print_info(Text.assemble((str(report["path"]), "bold"), f" ({report['format']} format)"))
     table = Table()
     table.add_column("count")
     table.add_column("value", justify="right")
@@ -118,8 +119,8 @@ def _print_report(report: dict[str, Any]) -> None:
         table.add_row(label, f"{report[key]:,}")
     console.print(table)
     if report["issues"]:
-        console.print("[bold]issues[/]")
+        print_info("issues", style="bold")
         for issue in report["issues"]:
-            console.print(f"  - {issue}", highlight=False)
+            print_info(f"  - {issue}")
     else:
-        console.print("[green]no issues found[/]")
+        print_info("no issues found", style="green")

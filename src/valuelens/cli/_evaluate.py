@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from valuelens.cli._console import console, err_console
+from valuelens.cli._console import console, err_console, exit_if_incomplete, print_info
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,6 +40,13 @@ DryOpt = Annotated[
     bool, typer.Option("--dry-run", help="Print requests, tokens and cost; send nothing.")
 ]
 TemplatesOpt = Annotated[Path | None, typer.Option(help="Folder with your own prompt templates.")]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        "--wait",
+        help="If another process is writing the run directory, wait for it instead of failing.",
+    ),
+]
 
 
 def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
@@ -50,24 +58,26 @@ def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
         return
     outcome = evaluate(config)
     if source := outcome.summary.get("actions_source"):
-        console.print(f"[dim]actions: {source}[/]")
+        print_info(f"actions: {source}", style="dim")
     if outcome.result is not None:
         show_summary(outcome.summary, outcome.out)
     else:
-        console.print(f"wrote responses to {outcome.out} (scoring needs both tasks)")
+        print_info(f"wrote responses to {outcome.out} (scoring needs both tasks)")
     for task in ("stated", "action"):
         statuses = outcome.summary.get(f"parse_status_{task}")
         if statuses:
             text = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-            console.print(f"[dim]Task {1 if task == 'stated' else 2} parse status: {text}[/]")
+            print_info(f"Task {1 if task == 'stated' else 2} parse status: {text}", style="dim")
     first = outcome.summary.get("action_first_option_rate")
     if first is not None and abs(first - 0.5) >= 0.25:
-        console.print(
-            f"[yellow]position bias: Task 2 picked Option 1 in {first:.0%} of answers; "
-            "with counterbalanced variants its choices carry little signal[/]"
+        print_info(
+            f"position bias: Task 2 picked Option 1 in {first:.0%} of answers; "
+            "with counterbalanced variants its choices carry little signal",
+            style="yellow",
         )
     if outcome.report is not None:
-        console.print(f"report: {outcome.report}")
+        print_info(f"report: {outcome.report}")
+    exit_if_incomplete(outcome.completeness.message())
 
 
 def _show_estimates(stages: Sequence[tuple[str, Estimate]]) -> None:
@@ -142,6 +152,7 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int, typer.Option(help="Sampling and bootstrap seed.")] = 0,
         no_report: Annotated[bool, typer.Option("--no-report", help="Skip report.html.")] = False,
         dry_run: DryOpt = False,
+        wait: WaitOpt = False,
     ) -> None:
         """Evaluate a model: Task 1 (stated values), Task 2 (actions), the gap, and a report.
 
@@ -170,6 +181,7 @@ def register(app: typer.Typer) -> None:
             taxonomy=taxonomy,
             seed=seed,
             report=not no_report,
+            wait=wait,
         )
         _run_evaluation(config, dry_run)
 
@@ -197,8 +209,12 @@ def register(app: typer.Typer) -> None:
         from valuelens._evaluate import EvaluateConfig
 
         err_console.print(
-            f"[bold]valuelens quickstart[/]: {model} on {countries} x {topics}, "
-            f"{len(values.split(',')) if values else 56} values"
+            Text.assemble(
+                ("valuelens quickstart", "bold"),
+                f": {model} on {countries} x {topics}, "
+                f"{len(values.split(',')) if values else 56} values",
+            ),
+            soft_wrap=True,
         )
         config = EvaluateConfig(
             out=out,
@@ -223,8 +239,12 @@ def register(app: typer.Typer) -> None:
         topics: TopicsOpt = None,
         values: ValuesOpt = None,
         variants: Annotated[
-            str, typer.Option(help="Generation prompt variants (default 0).")
-        ] = "0",
+            str,
+            typer.Option(
+                help="Generation prompt variants: one id (the authors generated VIA with 5), "
+                "a list, or 'all'."
+            ),
+        ] = "5",
         temperature: TempOpt = 0.2,
         concurrency: ConcOpt = 8,
         templates: TemplatesOpt = None,
@@ -256,7 +276,9 @@ def register(app: typer.Typer) -> None:
             return
         statuses = result["parse_status"].value_counts().to_dict()
         counts = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-        console.print(f"wrote {len(result):,} actions to {out} ({counts})")
+        print_info(f"wrote {len(result):,} actions to {out} ({counts})")
+        if completeness := result.attrs.get("completeness"):
+            exit_if_incomplete(completeness.message())
 
 
 def _quickstart_scoring(scoring: str | None, model: str) -> Literal["generate", "logprob"]:

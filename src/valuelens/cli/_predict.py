@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from valuelens.cli._console import console, err_console
+from valuelens._rundir import holds_run_dir
+from valuelens.cli._console import console, escape, exit_if_incomplete, print_info, print_note
+from valuelens.cli._evaluate import WaitOpt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,7 +51,7 @@ def _scores_summary(scores: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]
 
 def show_prediction_scores(scores: pd.DataFrame, title: str, out: Path | None = None) -> None:
     """Print F1, accuracy and the share of True predictions per target and setting."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=escape(title), title_justify="left")
     for name, justify in (
         ("target", "left"),
         ("setting", "left"),
@@ -67,7 +69,7 @@ def show_prediction_scores(scores: pd.DataFrame, title: str, out: Path | None = 
         )
     for row in scores.to_dict("records"):
         table.add_row(
-            str(row["target"]),
+            escape(str(row["target"])),
             str(row["setting"]),
             f"{row['f1']:.3f}",
             f"{row['accuracy']:.3f}",
@@ -77,7 +79,7 @@ def show_prediction_scores(scores: pd.DataFrame, title: str, out: Path | None = 
         )
     console.print(table)
     if out is not None:
-        console.print(f"[dim]wrote {out}/summary.json, {_PREDICTIONS} and {_SCORES} tables[/]")
+        print_info(f"wrote {out}/summary.json, {_PREDICTIONS} and {_SCORES} tables", style="dim")
 
 
 def score_predictions(paths: Sequence[Path], out: Path | None = None) -> dict[str, Any]:
@@ -134,6 +136,7 @@ def _target_label(run: Path) -> str:
     return str(label) if label else run.name
 
 
+@holds_run_dir("out")
 def run_predictions(
     run: Path,
     model: str,
@@ -149,12 +152,15 @@ def run_predictions(
     templates: Path | None = None,
     progress: bool = True,
     dry_run: bool = False,
+    wait: bool = False,
 ) -> dict[str, Any] | None:
     """Build items from an `evaluate` run, ask the observer model, score and write `out`.
 
     Returns:
-        The summary, or None for a dry run (which only prints what would be sent).
+        The summary (with `complete` and `requests_failed_by_stage`, see
+        `valuelens._completeness`), or None for a dry run (which only prints what would be sent).
     """
+    from valuelens._completeness import Completeness, accumulated_usage, usage_of
     from valuelens.models import load_backend
     from valuelens.prompts import load_templates
     from valuelens.report import write_run
@@ -176,9 +182,10 @@ def run_predictions(
     with Store(out / "cache.sqlite") as store:
         runner = Runner(backend, store, concurrency=concurrency, progress=progress)
         if dry_run:
-            console.print(runner.estimate(requests).summary())
+            print_info(runner.estimate(requests).summary())
             return None
         results = asyncio.run(_run_and_close(runner, backend, requests))
+    completeness = Completeness.of({"predict": results}, runner.totals)
     observer = str(backend.identity.get("model") or model)
     predictions = task.to_frame(task.parse_many(results)).assign(target=target, observer=observer)
     scores = _ordered_scores(predictions)
@@ -200,11 +207,8 @@ def run_predictions(
         "parse_status": {
             str(k): int(v) for k, v in predictions["parse_status"].value_counts().items()
         },
-        "usage": {
-            "requests_sent": runner.totals.n_sent,
-            "requests_cached": runner.totals.n_cached,
-            "requests_failed": runner.totals.n_failed,
-        },
+        **completeness.summary_fields(),
+        **accumulated_usage(out, usage_of(runner.totals)),
         "scores": _scores_summary(scores),
     }
     write_run(
@@ -292,6 +296,7 @@ def register(app: typer.Typer) -> None:
         dry_run: Annotated[
             bool, typer.Option("--dry-run", help="Print requests, tokens and cost; send nothing.")
         ] = False,
+        wait: WaitOpt = False,
     ) -> None:
         """Ask an observer model which of a run's actions the target chose, in each setting."""
         summary = run_predictions(
@@ -307,9 +312,11 @@ def register(app: typer.Typer) -> None:
             base_urls=base_url or (),
             templates=templates,
             dry_run=dry_run,
+            wait=wait,
         )
         if summary is not None:
-            err_console.print(
-                f"[dim]{summary['n_items']} items x {len(summary['settings'])} settings, "
-                f"{summary['n_examples']} examples; parse status {summary['parse_status']}[/]"
+            print_note(
+                f"{summary['n_items']} items x {len(summary['settings'])} settings, "
+                f"{summary['n_examples']} examples; parse status {summary['parse_status']}"
             )
+            exit_if_incomplete(summary.get("incomplete"))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from valuelens.cli._console import console
+from valuelens.cli._console import print_info
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +32,13 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         title: Annotated[str | None, typer.Option(help="Page title.")] = None,
+        all_pairs: Annotated[
+            bool,
+            typer.Option(
+                "--all-pairs",
+                help="Compare runs each on its own pairs (default: on the pairs all of them scored).",
+            ),
+        ] = False,
     ) -> None:
         """Write an offline HTML report: headline numbers, heatmaps, rankings, comparison, items.
 
@@ -39,9 +46,9 @@ def register(app: typer.Typer) -> None:
         """
         from valuelens.report._html import render_report
 
-        path = render_report(run_dirs, out, figures_dir=figures, title=title)
+        path = render_report(run_dirs, out, figures_dir=figures, title=title, all_pairs=all_pairs)
         size = path.stat().st_size / 1_000_000
-        console.print(f"wrote [bold]{path}[/] ({size:.1f} MB, {len(run_dirs)} run(s))")
+        print_info(f"wrote {path} ({size:.1f} MB, {len(run_dirs)} run(s))")
         if figures is not None:
             count = len(list(figures.rglob("*.png")))
-            console.print(f"wrote {count} figures as PNG and SVG under [bold]{figures}[/]")
+            print_info(f"wrote {count} figures as PNG and SVG under {figures}")

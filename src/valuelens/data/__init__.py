@@ -37,7 +37,16 @@ from valuelens.data._predictions import (
     load_predictions,
     parse_label,
 )
-from valuelens.data._results import load_choices, load_stated
+from valuelens.data._results import (
+    CHOICE_COLUMNS,
+    DUPLICATE_POLICIES,
+    ChoiceStatus,
+    Duplicates,
+    OptionAnswer,
+    load_choices,
+    load_stated,
+    parse_option_answer,
+)
 from valuelens.data._survey import (
     DEFAULT_DEMOGRAPHICS,
     SURVEY_COLUMNS,
@@ -54,14 +63,19 @@ from valuelens.data._survey import (
 from valuelens.data._via import is_refusal, load_via, parse_action_text, validate_via, via_pairs
 
 __all__ = [
+    "CHOICE_COLUMNS",
     "DEFAULT_DEMOGRAPHICS",
+    "DUPLICATE_POLICIES",
     "LLM_COLUMNS",
     "PREDICTION_COLUMNS",
     "SURVEY_COLUMNS",
     "AuthorsLayout",
+    "ChoiceStatus",
     "CompassReply",
     "CompassScenario",
+    "Duplicates",
     "LabelStatus",
+    "OptionAnswer",
     "ScenarioSet",
     "StatedParse",
     "ValueAnswer",
@@ -86,6 +100,7 @@ __all__ = [
     "parse_action_text",
     "parse_compass_response",
     "parse_label",
+    "parse_option_answer",
     "parse_stated_response",
     "parse_survey_answer",
     "read_table",

@@ -37,6 +37,7 @@ from valuelens.data._io import read_table, require_columns
 from valuelens.data._likert import extract_json_object, likert_from_answer, phrases_to_digits
 from valuelens.data._survey import ScenarioSet, ValueNames, load_scenarios, value_names
 from valuelens.taxonomy import Taxonomy, load_taxonomy
+from valuelens.taxonomy._taxonomy import one_line
 
 LLM_COLUMNS = (
     "model",
@@ -84,7 +85,7 @@ def paper_compat_scores(text: str, values: Sequence[str]) -> dict[str, float] | 
         text = rest.split("```", 1)[0]
     try:
         parsed = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+    except (json.JSONDecodeError, ValueError, RecursionError):  # nested too deeply: unreadable
         return None
     if not isinstance(parsed, dict):
         return None
@@ -122,7 +123,10 @@ def parse_compass_response(text: str, names: ValueNames) -> list[ValueAnswer]:
     paper = paper_compat_scores(text, names.canonical) or {}
     if text.lstrip().startswith(_ERROR_PREFIX):
         return _failed(names, paper, "error", text)
-    obj, repaired = extract_json_object(text)
+    try:
+        obj, repaired = extract_json_object(text)
+    except RecursionError:  # a reply nested too deeply to read
+        obj, repaired = None, False
     if obj is None:
         return _failed(names, paper, "invalid_json", text)
     answers = _matched_keys(obj, names)
@@ -197,7 +201,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise ValuelensError(f"{path} is empty") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = one_line(exc) if str(exc).strip() else type(exc).__name__
         raise ValuelensError(f"cannot read {path}: {reason}") from None
 
 
@@ -322,7 +326,8 @@ def _likert_column(column: pd.Series, where: str, name: str) -> pd.Series:
     )
     if bad.any():
         raise ValuelensError(
-            f"{where}: column {name!r} holds {column[bad].iloc[0]!s:.30}; expected 1..4 or empty"
+            f"{where}: column {name!r} holds {one_line(column[bad].iloc[0], 30)}; expected 1..4"
+            " or empty"
         )
     return numbers
 

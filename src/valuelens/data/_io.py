@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from valuelens._errors import ValuelensError
+from valuelens.taxonomy._taxonomy import one_line, shown
 
 
 def read_table(path: str | Path, *, what: str) -> pd.DataFrame:
@@ -29,11 +30,13 @@ def read_table(path: str | Path, *, what: str) -> pd.DataFrame:
         elif suffix in {".jsonl", ".ndjson"}:
             table = pd.read_json(path, lines=True)
         else:
-            table = pd.read_csv(path, keep_default_na=False, na_values=[""], encoding="utf-8")
+            table = pd.read_csv(path, keep_default_na=False, na_values=[""], encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ValuelensError(f"{what}: {path} is not UTF-8 text (re-save it as UTF-8)") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = (
+            one_line(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
+        )
         raise ValuelensError(f"{what}: cannot read {path}: {reason}") from None
     if table.empty:
         raise ValuelensError(f"{what}: {path} has no rows")
@@ -46,7 +49,7 @@ def require_columns(
     """Raise a one-line error naming the missing columns and the columns that were found."""
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        found = ", ".join(map(str, table.columns[:12]))
+        found = ", ".join(shown(str(c), 40) for c in table.columns[:12])
         raise ValuelensError(
             f"{what}: {path} lacks column(s) {', '.join(missing)} (found: {found})"
         )

@@ -91,7 +91,7 @@ def extract_json_object(
     for candidate in candidates:
         try:
             parsed = json.loads(candidate)
-        except (json.JSONDecodeError, ValueError):
+        except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
             continue
         if isinstance(parsed, dict):
             return parsed, False
@@ -112,7 +112,7 @@ def _paper_object(text: str) -> dict[str, Any] | None:
                 text = text[4:]
     try:
         parsed = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         return None
     return parsed if isinstance(parsed, dict) else None
 

@@ -65,7 +65,10 @@ def parse_label(text: str, *, label_line_ok: bool = False) -> tuple[bool | None,
     Returns:
         (label or None, parse status: ok, repaired or failed).
     """
-    obj, repaired = extract_json_object(text) if "{" in text else (None, False)
+    try:
+        obj, repaired = extract_json_object(text) if "{" in text else (None, False)
+    except RecursionError:  # a reply nested too deeply to read as JSON
+        obj, repaired = None, False
     if obj is not None:
         fields = {str(k).strip().lower(): v for k, v in obj.items()}
         found = next((fields[k] for k in _LABEL_KEYS if k in fields), None)

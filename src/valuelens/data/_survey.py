@@ -27,14 +27,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from valuelens._errors import UnknownNameError, ValuelensError
 from valuelens.taxonomy import Taxonomy, load_taxonomy, normalize_name
+from valuelens.taxonomy._taxonomy import (
+    describe_validation_error,
+    one_line,
+    read_mapping_file,
+    shown,
+)
 
 SURVEY_COLUMNS = ("participant", "country", "scenario", "value", "answer")
 """Required columns of the tidy survey layout (demographic columns may follow)."""
@@ -47,6 +52,9 @@ _COUNTRY_HEADERS = ("location", "country")
 _MISSING_ANSWERS = frozenset({"", "n/a", "na", "nan", "none"})
 _VALID_ANSWERS = (-2.0, -1.0, 0.0, 1.0, 2.0)
 _DATA_DIR = Path(__file__).parent
+_MAX_NAME_CHARS = 200
+_SCENARIO_FILE_KEYS = ("version", "scenarios", "authors_llm_countries")
+_ALIAS_FILE_KEYS = ("version", "aliases")
 
 
 def _fold(name: str) -> str:
@@ -59,16 +67,15 @@ def _fold_value(name: str) -> str:
     return normalize_name(name).casefold()
 
 
-def _read_yaml(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValuelensError(f"cannot read {what} file {path}: {exc.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0]
-        raise ValuelensError(f"{what} file {path} is not valid YAML: {reason}") from None
-    if not isinstance(data, dict):
-        raise ValuelensError(f"{what} file {path} must hold a mapping")
+def _read_yaml(path: Path, what: str, keys: Iterable[str]) -> dict[str, Any]:
+    """A YAML file's mapping; a top-level key outside `keys` is an error (a typo loses data)."""
+    data = read_mapping_file(path, what)
+    allowed = list(keys)
+    unknown = [k for k in data if k not in allowed]
+    if unknown:
+        raise ValuelensError(
+            f"{what} file {path}: unknown key {shown(unknown[0])} (expected {', '.join(allowed)})"
+        )
     return data
 
 
@@ -89,15 +96,17 @@ class CompassScenario(BaseModel):
     """One situation in which an AI system assists people."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(min_length=1)
-    key: str = ""
-    label: str = ""
-    aliases: tuple[str, ...] = ()
+    name: str = Field(min_length=1, max_length=_MAX_NAME_CHARS)
+    key: str = Field("", max_length=_MAX_NAME_CHARS)
+    label: str = Field("", max_length=_MAX_NAME_CHARS)
+    aliases: tuple[Annotated[str, Field(max_length=_MAX_NAME_CHARS)], ...] = ()
     vignette: str = ""
     authors: AuthorsLayout = AuthorsLayout()
 
     @model_validator(mode="after")
     def _clean(self) -> CompassScenario:
+        if not normalize_name(self.name):
+            raise ValueError("a scenario name is empty")
         object.__setattr__(self, "name", normalize_name(self.name))
         object.__setattr__(self, "vignette", normalize_name(self.vignette))
         return self
@@ -123,7 +132,8 @@ class ScenarioSet(BaseModel):
             for spelling in {_fold(s) for s in scenario.spellings}:
                 if owner.setdefault(spelling, scenario.name) != scenario.name:
                     raise ValueError(
-                        f"'{spelling}' names both {owner[spelling]!r} and {scenario.name!r}"
+                        f"{shown(spelling)} names both {shown(owner[spelling])} and "
+                        f"{shown(scenario.name)}"
                     )
         return self
 
@@ -146,11 +156,15 @@ class ScenarioSet(BaseModel):
         folded = _fold(name)
         if folded in self._by_spelling:
             return self._by_spelling[folded]
-        close = difflib.get_close_matches(folded, list(self._by_spelling), n=3, cutoff=0.6)
+        close = (
+            difflib.get_close_matches(folded, list(self._by_spelling), n=3, cutoff=0.6)
+            if len(folded) <= _MAX_NAME_CHARS
+            else []
+        )
         names = list(dict.fromkeys(self._by_spelling[c] for c in close))
         hint = f"; did you mean {', '.join(repr(n) for n in names)}?" if names else ""
         known = ", ".join(self.names)
-        raise UnknownNameError(f"unknown scenario {name!r}{hint} (known: {known})")
+        raise UnknownNameError(f"unknown scenario {shown(str(name))}{hint} (known: {known})")
 
     def resolve_many(self, names: str | Sequence[str] | None) -> list[str]:
         """Resolve a comma-separated string or a list; None or "all" selects every scenario."""
@@ -178,9 +192,9 @@ def _validated_scenarios(data: dict[str, Any], source: str) -> ScenarioSet:
     try:
         return ScenarioSet.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValuelensError(f"invalid scenarios in {source}: {where}: {first['msg']}") from None
+        raise ValuelensError(
+            f"invalid scenarios in {source}: {describe_validation_error(exc)}"
+        ) from None
 
 
 def load_scenarios(path: str | Path | None = None, *, replace: bool = False) -> ScenarioSet:
@@ -188,22 +202,35 @@ def load_scenarios(path: str | Path | None = None, *, replace: bool = False) -> 
 
     Args:
         path: a YAML file with a `scenarios` list (items with `name`, `vignette` and optional
-            `key`, `label`, `aliases`). A scenario with a built-in name replaces the built-in one.
+            `key`, `label`, `aliases`). A scenario with a built-in name (ignoring case, spaces,
+            '_' and '-') replaces the built-in one.
         replace: use only the file's scenarios.
 
     Returns:
         The scenario list.
+
+    Raises:
+        ValuelensError: the file cannot be read or does not have that shape (one line naming
+            the file and the first offending entry).
     """
-    builtin = _read_yaml(_DATA_DIR / "scenarios.yaml", "scenarios")
+    builtin = _read_yaml(_DATA_DIR / "scenarios.yaml", "scenarios", _SCENARIO_FILE_KEYS)
     if path is None:
         return _validated_scenarios(builtin, "the built-in scenarios")
-    extra = _read_yaml(Path(path), "scenarios")
+    extra = _read_yaml(Path(path), "scenarios", _SCENARIO_FILE_KEYS)
     if not isinstance(extra.get("scenarios"), list):
-        raise ValuelensError(f"scenarios file {path} must have a 'scenarios' list")
+        raise ValuelensError(
+            f"scenarios file {path} must have a 'scenarios' list, not "
+            f"{shown(extra.get('scenarios'))}"
+        )
     items: list[Any] = [] if replace else list(builtin["scenarios"])
-    for item in extra["scenarios"]:
-        name = normalize_name(item.get("name", "")) if isinstance(item, dict) else ""
-        items = [i for i in items if normalize_name(i["name"]) != name] + [item]
+    for index, item in enumerate(extra["scenarios"]):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            raise ValuelensError(
+                f"invalid scenarios in {path}: scenarios[{index}] must be a mapping with a "
+                f"'name' (found {shown(item if name is None else name)})"
+            )
+        items = [i for i in items if _fold(i["name"]) != _fold(name)] + [item]
     merged = {
         "version": extra.get("version", f"{builtin['version']}+custom"),
         "scenarios": items,
@@ -223,14 +250,31 @@ def load_value_aliases(path: str | Path | None = None) -> dict[str, str]:
 
     Returns:
         Alias -> canonical value name.
+
+    Raises:
+        ValuelensError: the file cannot be read, or `aliases` is not a mapping of names to names.
     """
     sources = [_DATA_DIR / "value_aliases.yaml"] + ([Path(path)] if path is not None else [])
     aliases: dict[str, str] = {}
     for source in sources:
-        data = _read_yaml(source, "value aliases").get("aliases") or {}
+        data = _read_yaml(source, "value aliases", _ALIAS_FILE_KEYS).get("aliases") or {}
         if not isinstance(data, dict):
-            raise ValuelensError(f"value aliases file {source}: 'aliases' must be a mapping")
-        aliases.update({normalize_name(k): normalize_name(v) for k, v in data.items()})
+            raise ValuelensError(
+                f"value aliases file {source}: 'aliases' must be a mapping "
+                f"(alias: canonical name), not {shown(data)}"
+            )
+        for alias, name in data.items():
+            if not isinstance(alias, str) or not isinstance(name, str):
+                bad = name if isinstance(alias, str) else alias
+                raise ValuelensError(
+                    f"value aliases file {source}: aliases[{shown(alias)}]: expected a name, "
+                    f"found {shown(bad)}"
+                )
+            if not normalize_name(alias) or not normalize_name(name):
+                raise ValuelensError(
+                    f"value aliases file {source}: aliases[{shown(alias)}]: a name is empty"
+                )
+            aliases[normalize_name(alias)] = normalize_name(name)
     return aliases
 
 
@@ -271,10 +315,15 @@ class ValueNames:
         found = self.match(name)
         if found is not None:
             return found
-        close = difflib.get_close_matches(_fold_value(name), list(self._lookup), n=1, cutoff=0.6)
+        key = _fold_value(name)
+        close = (
+            difflib.get_close_matches(key, list(self._lookup), n=1, cutoff=0.6)
+            if len(key) <= _MAX_NAME_CHARS
+            else []
+        )
         hint = f"; did you mean {self._lookup[close[0]]!r}?" if close else ""
         raise ValuelensError(
-            f"{where}: {name!r} is not a known value name{hint} "
+            f"{where}: {shown(str(name))} is not a known value name{hint} "
             "(add it to an aliases file with --aliases if it is another spelling)"
         )
 
@@ -334,8 +383,9 @@ def _answers_as_float(raw: pd.Series, where: str, rows: pd.DataFrame, value_col:
             position = int((raw == item).to_numpy().argmax())
             row = rows.iloc[position]
             raise ValuelensError(
-                f"{where}: line {int(row['_line'])} (participant {row['participant']!s}), "
-                f"value {row[value_col]!r}: answer {item!s:.40} is not -2, -1, 0, 1, 2 or N/A"
+                f"{where}: line {int(row['_line'])} (participant {one_line(row['participant'], 60)}),"
+                f" value {row[value_col]!r}: answer {one_line(item, 40)} is not -2, -1, 0, 1, 2"
+                " or N/A"
             ) from None
     return raw.map(parsed).astype("float64")
 
@@ -344,15 +394,20 @@ def _read_table(path: Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() == ".parquet":
             frame = pd.read_parquet(path)
-            return frame.astype({c: "object" for c in frame.columns if frame[c].dtype != "float64"})
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            frame = frame.astype(
+                {c: "object" for c in frame.columns if frame[c].dtype != "float64"}
+            )
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except FileNotFoundError:
         raise ValuelensError(f"file not found: {path}") from None
     except pd.errors.EmptyDataError:
         raise ValuelensError(f"{path} is empty") from None
     except (OSError, ValueError, pd.errors.ParserError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = one_line(exc) if str(exc).strip() else type(exc).__name__
         raise ValuelensError(f"cannot read {path}: {reason}") from None
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
 
 
 def _find_column(columns: Iterable[str], candidates: Sequence[str]) -> str | None:
@@ -550,7 +605,8 @@ def _check_unique(survey: pd.DataFrame) -> None:
     if dupes.any():
         first = survey.loc[dupes].iloc[0]
         raise ValuelensError(
-            f"participant {first['participant']!s} answers {first['value']!r} twice in scenario "
+            f"participant {one_line(first['participant'], 60)} answers {first['value']!r} twice in "
+            "scenario "
             f"{first['scenario']!r}"
         )
 

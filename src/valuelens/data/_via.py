@@ -25,6 +25,7 @@ import pandas as pd
 
 from valuelens._errors import ValuelensError
 from valuelens.taxonomy import Taxonomy, load_taxonomy
+from valuelens.taxonomy._taxonomy import one_line, shown
 
 ParseStatus = Literal["ok", "repaired", "refusal", "failed"]
 PARSE_STATUSES: tuple[ParseStatus, ...] = ("ok", "repaired", "refusal", "failed")
@@ -217,7 +218,7 @@ def _exact_object(text: str, start: int) -> Mapping[str, Any] | None:
         found = _unwrap(obj)
         if found is not None:
             return found
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the interpreter's limit
         pass
     end = text.rfind("}")
     if end <= start:
@@ -364,8 +365,9 @@ def _load(path: Path, taxonomy: Taxonomy, *, strict: bool) -> _Loaded:
         fmt = "tidy"
         parsed = _from_tidy(frame, path)
     else:
+        found = ", ".join(shown(c, 40) for c in sorted(columns)[:12])
         raise ValuelensError(
-            f"{path.name}: not a VIA table; found columns {sorted(columns)}, expected "
+            f"{path.name}: not a VIA table; found columns [{found}], expected "
             f"{sorted(_RELEASE_REQUIRED)} (the authors' release) or {sorted(_TIDY_REQUIRED)} "
             "(valuelens)"
         )
@@ -377,7 +379,7 @@ def _load(path: Path, taxonomy: Taxonomy, *, strict: bool) -> _Loaded:
         first = int(np.flatnonzero(bad)[0])
         message = (
             f"{int(bad.sum())} rows have a missing or unknown polarity (first: data row "
-            f"{first + 1}, {frame['polarity'].iloc[first]!r}); expected 'positive' or 'negative'"
+            f"{first + 1}, {shown(frame['polarity'].iloc[first])}); expected 'positive' or 'negative'"
         )
         if strict:
             raise ValuelensError(f"{path.name}: {message}")
@@ -434,7 +436,7 @@ def _read_csv(data: bytes, name: str) -> pd.DataFrame:
 
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
+    return one_line(lines[0]) if lines else type(exc).__name__
 
 
 def _from_release(frame: pd.DataFrame) -> pd.DataFrame:
@@ -465,7 +467,7 @@ def _from_tidy(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         unknown = sorted(set(statuses) - set(PARSE_STATUSES))
         if unknown:
             raise ValuelensError(
-                f"{path.name}: unknown parse_status {unknown[0]!r}; expected one of "
+                f"{path.name}: unknown parse_status {shown(unknown[0])}; expected one of "
                 f"{', '.join(PARSE_STATUSES)}"
             )
     else:
@@ -592,8 +594,12 @@ def validate_via(path: str | Path, *, taxonomy: Taxonomy | None = None) -> dict[
 
     Returns:
         A JSON-ready dict: `n_actions`, `n_pairs`, `n_complete_pairs`, `n_refusals`,
-        `n_parse_failures`, `n_repaired`, `n_pairs_with_refusal`, duplicate and missing-side
-        counts, counts per country and topic, and `issues` (one sentence each).
+        `n_parse_failures`, `n_repaired`, `n_pairs_with_refusal`, `n_truncated` (answers cut off
+        inside their object, whether repaired or not), `n_pairs_with_parse_failure`,
+        `n_pairs_with_truncated_answer` (pairs kept only because a cut-off side was repaired),
+        `n_pairs_unusable_strict` (pairs with a refusal, a parse failure or a cut-off answer on a
+        side: what a reader without repair, like the authors' Task 2 run, leaves out), duplicate
+        and missing-side counts, counts per country and topic, and `issues` (one sentence each).
 
     Raises:
         ValuelensError: the file cannot be read as a VIA table.
@@ -606,6 +612,8 @@ def validate_via(path: str | Path, *, taxonomy: Taxonomy | None = None) -> dict[
     duplicates = int(table.duplicated(ACTION_KEYS).sum())
     sides = table.drop_duplicates(ACTION_KEYS).groupby(PAIR_KEYS, sort=False).size()
     refusal_pairs = table.loc[status == "refusal", PAIR_KEYS].drop_duplicates()
+    truncated = table["raw"].map(_is_truncated).astype(bool)
+    strict = _pairs_where(table, (status == "refusal") | (status == "failed") | truncated)
     report: dict[str, Any] = {
         "path": str(path),
         "format": loaded.source_format,
@@ -621,6 +629,12 @@ def validate_via(path: str | Path, *, taxonomy: Taxonomy | None = None) -> dict[
         "n_refusals": int((status == "refusal").sum()),
         "n_parse_failures": int((status == "failed").sum()),
         "n_pairs_with_refusal": len(refusal_pairs),
+        "n_truncated": int(truncated.sum()),
+        "n_pairs_with_parse_failure": len(_pairs_where(table, status == "failed")),
+        "n_pairs_with_truncated_answer": len(
+            _pairs_where(table, truncated & status.isin(USABLE_STATUSES))
+        ),
+        "n_pairs_unusable_strict": len(strict),
         "n_pairs_missing_a_side": int((sides < 2).sum()),
         "n_duplicate_actions": duplicates,
         "n_missing_polarity": loaded.n_bad_polarity,
@@ -637,6 +651,16 @@ def validate_via(path: str | Path, *, taxonomy: Taxonomy | None = None) -> dict[
     }
     report["issues"] = loaded.issues + _issue_sentences(report)
     return report
+
+
+def _is_truncated(raw: object) -> bool:
+    """An answer cut off inside its object: it opens more braces than it closes."""
+    return isinstance(raw, str) and "{" in raw and raw.count("{") > raw.count("}")
+
+
+def _pairs_where(table: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:
+    """The distinct pairs with at least one of the given rows."""
+    return table.loc[rows.to_numpy(), PAIR_KEYS].drop_duplicates()
 
 
 def _count_unmatched_spans(table: pd.DataFrame) -> int:
@@ -672,8 +696,22 @@ def _issue_sentences(report: Mapping[str, Any]) -> list[str]:
         ("n_pairs_missing_a_side", "pairs with only one polarity"),
         ("n_pairs_with_refusal", "pairs with a refusal on at least one side"),
         ("n_parse_failures", "answers that could not be parsed"),
+        ("n_truncated", "answers cut off before their object closes"),
         ("n_repaired", "answers that needed repair (broken quoting or JSON)"),
         ("n_actions_without_attributions", "parsed actions without feature attributions"),
         ("n_attributions_not_in_action", "actions with an attribution span not found in the text"),
     ]
-    return [f"{text}: {report[key]}" for key, text in checks if report[key]]
+    sentences = [f"{text}: {report[key]}" for key, text in checks if report[key]]
+    if report["n_pairs_with_truncated_answer"]:
+        sentences.append(_strict_reading_sentence(report))
+    return sentences
+
+
+def _strict_reading_sentence(report: Mapping[str, Any]) -> str:
+    """Why a strict reader (the authors' Task 2 run) leaves out more pairs than the refusals."""
+    return (
+        f"pairs a strict reader leaves out: {report['n_pairs_unusable_strict']} (with a refusal, "
+        f"an unreadable answer or a cut-off answer on one side; the authors' Task 2 skipped such "
+        f"pairs); valuelens repairs the cut-off answer of "
+        f"{report['n_pairs_with_truncated_answer']} of them and scores those pairs"
+    )

@@ -15,11 +15,16 @@ Example:
 
 from valuelens.metrics._alignment import (
     THRESHOLD,
+    abs_distance_matrix,
+    agreement_shares,
     binarize,
     bootstrap_ci,
+    bootstrap_distance_ci,
+    bootstrap_ratio_ci,
     distance_matrix,
     prompt_agreement,
     rank_items,
+    resample_weights,
     scores_by_group,
 )
 from valuelens.metrics._compass import (
@@ -30,11 +35,19 @@ from valuelens.metrics._compass import (
     human_cell_means,
     model_cell_means,
 )
+from valuelens.metrics._paired import (
+    PAIRED_MEASURES,
+    PairedDifference,
+    PairedTest,
+    paired_test,
+)
 from valuelens.metrics._predict import SCORE_COLUMNS, prediction_scores
 from valuelens.metrics._value_action import (
+    ActionScope,
     ValueActionResult,
     build_pairs,
     first_option_rate,
+    score_pairs,
     score_value_action,
     variant_scores,
 )
@@ -42,21 +55,32 @@ from valuelens.metrics._value_action import (
 __all__ = [
     "HUMAN_TO_LIKERT",
     "NEUTRAL_LIKERT",
+    "PAIRED_MEASURES",
     "SCORE_COLUMNS",
     "THRESHOLD",
+    "ActionScope",
     "CompassResult",
+    "PairedDifference",
+    "PairedTest",
     "ValueActionResult",
+    "abs_distance_matrix",
+    "agreement_shares",
     "binarize",
     "bootstrap_ci",
+    "bootstrap_distance_ci",
+    "bootstrap_ratio_ci",
     "build_pairs",
     "compass_score",
     "distance_matrix",
     "first_option_rate",
     "human_cell_means",
     "model_cell_means",
+    "paired_test",
     "prediction_scores",
     "prompt_agreement",
     "rank_items",
+    "resample_weights",
+    "score_pairs",
     "score_value_action",
     "scores_by_group",
     "variant_scores",

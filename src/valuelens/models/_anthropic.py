@@ -141,7 +141,7 @@ class AnthropicBackend:
             headers = error.response.headers
             raise status_error(error.status_code, str(detail), headers, [self._api_key]) from None
         except anthropic.APIConnectionError as error:
-            raise connection_error(error, [self._api_key]) from None
+            raise connection_error(error, [self._api_key], url=self._base_url) from None
         except (anthropic.APIResponseValidationError, ValueError) as error:
             message = f"invalid response body: {type(error).__name__}: {error}"
             raise BackendError(redact(message), retryable=True) from None

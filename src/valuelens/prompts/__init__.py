@@ -1,7 +1,8 @@
 """Prompt templates as data: Jinja2 files, eight variants per task, in our own wording.
 
 The built-in files live in `valuelens/prompts/templates/`. A user's folder with the same layout
-(for example the authors' exact prompts) replaces them with `load_templates(folder)`:
+(for example the authors' exact prompts) replaces some or all of them with
+`load_templates(folder)`:
 
     generate/variant_0.jinja ... variant_7.jinja      generation of VIA actions
     stated/variant_0.jinja ... variant_7.jinja        Task 1, all values in one JSON answer
@@ -9,10 +10,19 @@ The built-in files live in `valuelens/prompts/templates/`. A user's folder with 
     action/variant_0.jinja ... variant_7.jinja        Task 2, JSON answer
     action/digit.jinja                                Task 2, one-digit answer
 
-Other files in the folder (for example `_parts.jinja` with macros) may be imported or included
-by name, e.g. `{% import "stated/_parts.jinja" as parts %}`. Undefined variables are errors, and a
-user's templates run in Jinja's sandbox. The rendered text, with trailing spaces and runs of blank
-lines removed (`tidy_text`), is the user message.
+The folder needs only the files it changes: every other template comes from the built-in set,
+and `TemplateSet.sources` (and a run's `summary.json`, key `templates`) records which file came
+from where. Other files in the folder (for example `_parts.jinja` with macros) may be imported or
+included by name, e.g. `{% import "stated/_parts.jinja" as parts %}`; a name the folder does
+not have is looked up among the built-in files. Undefined variables are errors, and a user's
+templates run in Jinja's sandbox.
+
+A user's template is sent exactly as Jinja renders it: trailing spaces and blank lines stay.
+Jinja's own rules are the only changes: a line that holds only a `{% ... %}` tag leaves no trace
+(`trim_blocks`, `lstrip_blocks`), Windows line endings become LF, a UTF-8 byte-order mark is
+dropped, and so is the one newline that ends the file (write an empty last line to end the
+prompt with a newline). The built-in templates are tidied (`tidy_text`: trailing spaces and
+runs of blank lines removed, ends stripped).
 
 Variables every template receives:
     country (str), topic (str)
@@ -24,21 +34,25 @@ generate/variant_N:
     value, polarity ("positive": the action expresses the value; "negative": it goes against
     it), max_words (int, the length limit of the action).
 stated/variant_N:
-    values (list of values, in taxonomy order), value_names (list of str, the JSON keys).
+    values (list of values, in the order chosen; taxonomy order by default), value_names
+    (list of str, the JSON keys).
 stated/digit:
     value (the one value asked about).
 action/variant_N and action/digit:
     value, option1, option2 (the two action texts; which polarity is Option 1 is set by the
     variant, `variant.option1_polarity`, so user templates stay counterbalanced).
 
-Variant design (ids 0-7 in the authors' layout):
-    generate: wording = plain instruction (0, 1, 4, 5) or role play (2, 3, 6, 7); task before
-        format (even) or format first (odd); chat ending (0-3) or completion ending (4-7).
+Variant design (ids 0-7 as in the authors' code; the full tables are in
+`valuelens.prompts._variants`):
+    generate: wording = plain instruction (even ids) or role play (odd); the explanation
+        request before the attribution request (0, 1, 4, 5) or after it (2, 3, 6, 7),
+        `variant.order`; chat ending (0-3) or completion ending (4-7). Default 5, the variant
+        the authors generated the VIA set with.
     stated: survey framing, 1 strongly agree .. 4 strongly disagree (0, 1, 4, 5) or portrait
         framing, 1 very much like me .. 4 not like me at all (2, 3, 6, 7); values before options
         (even) or options first (odd); chat ending (0-3) or "The answer is:" (4-7).
     action: wording 0 (0-3) or 1 (4-7); the negative action is Option 1 in 0, 1, 4, 5 and
-        Option 2 in 2, 3, 6, 7; odd variants ask for an explanation.
+        Option 2 in 2, 3, 6, 7; odd variants ask for an explanation. Default 5.
 
 Example:
     >>> from valuelens.prompts import STATED_VARIANTS, load_templates
@@ -53,10 +67,12 @@ Example:
 """
 
 from valuelens.prompts._templates import (
+    BUILT_IN,
     DIGIT_TEMPLATE,
     REQUIRED_TEMPLATES,
     TemplateSet,
     load_templates,
+    template_sources,
     variant_template,
 )
 from valuelens.prompts._variants import (
@@ -76,6 +92,7 @@ from valuelens.prompts._variants import (
 
 __all__ = [
     "ACTION_VARIANTS",
+    "BUILT_IN",
     "DEFAULT_VARIANTS",
     "DIGIT_TEMPLATE",
     "GENERATE_VARIANTS",
@@ -91,5 +108,6 @@ __all__ = [
     "TemplateSet",
     "load_templates",
     "select_variants",
+    "template_sources",
     "variant_template",
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from valuelens._errors import ValuelensError
@@ -55,39 +56,78 @@ _TEMPLATE_FILES: dict[TemplateTask, tuple[str, ...]] = {
 }
 
 
+BUILT_IN = "built-in"
+
+
 @dataclass(frozen=True)
 class TemplateSet:
     """Validated prompt templates for some tasks, ready to render.
 
     Attributes:
-        source: `built-in` or the folder the templates came from.
+        source: `built-in`, or the user's folder the set was loaded from.
         tasks: the tasks this set holds templates for.
+        sources: where each template of those tasks comes from, by name without the suffix
+            (`"stated/variant_3"`): the user's folder, or `built-in` for a file the folder
+            does not have.
     """
 
     source: str
     tasks: tuple[TemplateTask, ...]
-    _environment: jinja2.Environment = field(repr=False)
+    sources: Mapping[str, str] = field(hash=False, repr=False)
+    _builtin: jinja2.Environment = field(repr=False)
+    _user: jinja2.Environment | None = field(default=None, repr=False)
 
     def render(self, task: TemplateTask, template: str, context: Mapping[str, Any]) -> str:
         """Render one template (`variant_3`, `digit`, `observer`) of a task to prompt text.
+
+        A user's template is sent as Jinja renders it (see `valuelens.prompts`); a built-in one
+        is tidied with `tidy_text`.
 
         Raises:
             ValuelensError: the set has no templates for this task, or rendering failed.
         """
         if task not in self.tasks:
             raise ValuelensError(f"the templates from {self.source} do not cover the {task} task")
+        origin = self.sources.get(f"{task}/{template}", BUILT_IN)
+        environment = self._builtin if origin == BUILT_IN or self._user is None else self._user
         path = _relative_path(task, template)
         try:
-            text = self._environment.get_template(path).render(**context)
+            text = environment.get_template(path).render(**context)
         except Exception as exc:  # a user's template is code we do not control
-            raise ValuelensError(f"template {path} ({self.source}): {_describe(exc)}") from None
-        return tidy_text(text)
+            raise ValuelensError(f"template {path} ({origin}): {_describe(exc)}") from None
+        return tidy_text(text) if origin == BUILT_IN else text
+
+    def sources_of(self, tasks: Iterable[str]) -> dict[str, str]:
+        """`sources` restricted to some tasks (names outside the set are left out)."""
+        chosen = set(tasks)
+        return {name: where for name, where in self.sources.items() if name.split("/")[0] in chosen}
+
+
+def template_sources(templates: TemplateSet | None, tasks: Iterable[str]) -> dict[str, str]:
+    """Where each template of `tasks` comes from: a user's folder or `built-in`.
+
+    Args:
+        templates: the set a run used; None for the built-in templates.
+        tasks: the tasks the run used (names that are not template tasks are ignored).
+
+    Returns:
+        A mapping such as `{"stated/variant_0": "/path/to/folder", "action/digit": "built-in"}`.
+    """
+    if templates is not None:
+        return templates.sources_of(tasks)
+    return {
+        f"{task}/{name}": BUILT_IN
+        for task in TEMPLATE_TASKS
+        if task in set(tasks)
+        for name in _TEMPLATE_FILES[task]
+    }
 
 
 def tidy_text(text: str) -> str:
     """Drop trailing spaces, collapse runs of blank lines into one, strip both ends.
 
-    Templates may then use macros and blocks freely without counting newlines.
+    Applied to the built-in templates only, so they may use macros and blocks freely without
+    counting newlines; a user's templates are sent as written.
     """
     lines = [line.rstrip() for line in text.splitlines()]
     return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
@@ -98,7 +138,8 @@ def _describe(error: Exception) -> str:
         where = f"{error.name} " if error.name else ""
         return f"{where}line {error.lineno}: {error.message}"
     if isinstance(error, jinja2.TemplateNotFound):
-        return f"cannot find {error.message}"
+        name = str(error.message).replace("\r", "\\r").replace("\n", "\\n")
+        return f"cannot find {name}"
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
     return f"{message} (the variables a template receives are listed in valuelens.prompts)"
 
@@ -108,43 +149,66 @@ def load_templates(
 ) -> TemplateSet:
     """Load prompt templates and check them all before any request is built.
 
-    Every required file must exist, parse, and render with sample values of the documented
-    variables (see `valuelens.prompts`), so a typo fails here with the file's name.
+    A user's folder needs only the templates it changes: every other one comes from the built-in
+    set, and `TemplateSet.sources` records which came from where. Every template of the chosen
+    tasks must parse and render with sample values of the documented variables (see
+    `valuelens.prompts`), so a typo fails here with the file's name.
 
     Args:
         directory: a folder laid out like the built-in one (`generate/`, `stated/`, `action/`,
-            each with `variant_0.jinja` ... `variant_7.jinja`, plus `digit.jinja` in `stated/`
-            and `action/`); None for the built-in templates. Other files (partials) may sit
-            alongside and be included or imported.
+            each with some of `variant_0.jinja` ... `variant_7.jinja`, and `digit.jinja` in
+            `stated/` and `action/`); None for the built-in templates. Other files (partials)
+            may sit alongside and be included or imported; so may the built-in partials
+            (`{% import "stated/_parts.jinja" as parts %}`) when the folder has no file of
+            that name.
         tasks: the tasks to load; None for all three, plus the optional ones (`predict`)
-            whose subfolder exists. Only the chosen tasks' files are required.
+            that are built in or, for a user's folder, whose subfolder exists.
 
     Returns:
         The validated set.
 
     Raises:
-        ValuelensError: the folder is missing, files are missing (all listed in one line), or a
-            template does not parse or render.
+        ValuelensError: the folder is missing, holds none of the chosen tasks' templates (all
+            listed in one line), or a template does not parse or render.
     """
-    root, source = _root(directory)
-    chosen = _chosen_tasks(tasks, root)
-    missing = [
-        _relative_path(task, name)
-        for task in chosen
-        for name in _TEMPLATE_FILES[task]
-        if not root.joinpath(task, name + SUFFIX).is_file()
-    ]
-    if missing:
-        raise ValuelensError(
-            f"template folder {source} is missing {len(missing)} file(s): {', '.join(missing)}"
-        )
-    template_set = TemplateSet(source, chosen, _environment(root, sandboxed=directory is not None))
+    builtin_root = _builtin_root()
+    builtin = _environment([builtin_root], sandboxed=False)
+    if directory is None:
+        chosen = _chosen_tasks(tasks, builtin_root)
+        sources = {name: BUILT_IN for name in _template_names(chosen)}
+        template_set = TemplateSet(BUILT_IN, chosen, sources, builtin)
+    else:
+        root, source = _user_root(directory)
+        chosen = _chosen_tasks(tasks, root)
+        sources = {
+            name: source if root.joinpath(name + SUFFIX).is_file() else BUILT_IN
+            for name in _template_names(chosen)
+        }
+        if all(where == BUILT_IN for where in sources.values()):
+            raise ValuelensError(
+                f"template folder {source} holds none of the templates of the "
+                f"{', '.join(chosen)} task(s); it is missing {_listed(sources)}"
+            )
+        # A user's folder may come from anyone (say, a paper's repository), so it runs sandboxed;
+        # the built-in templates are ours and render about twice as fast without the sandbox.
+        user = _environment([root, builtin_root], sandboxed=True)
+        template_set = TemplateSet(source, chosen, sources, builtin, user)
     _check_renders(template_set)
     return template_set
 
 
+def _listed(names: Iterable[str], shown: int = 4) -> str:
+    files = [name + SUFFIX for name in names]
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return f"{len(files)} file(s): {', '.join(files[:shown])}{more}"
+
+
+def _template_names(tasks: Iterable[TemplateTask]) -> list[str]:
+    return [f"{task}/{name}" for task in tasks for name in _TEMPLATE_FILES[task]]
+
+
 def _chosen_tasks(
-    tasks: Iterable[TemplateTask] | None, root: Traversable
+    tasks: Iterable[TemplateTask] | None, root: Traversable | Path
 ) -> tuple[TemplateTask, ...]:
     if tasks is None:
         present = tuple(t for t in OPTIONAL_TEMPLATES if root.joinpath(t).is_dir())
@@ -158,37 +222,74 @@ def _chosen_tasks(
     return chosen
 
 
-def _root(directory: str | Path | None) -> tuple[Traversable, str]:
-    if directory is None:
-        return resources.files("valuelens.prompts").joinpath("templates"), "built-in"
-    path = Path(directory).expanduser()
+def _builtin_root() -> Traversable:
+    return resources.files("valuelens.prompts").joinpath("templates")
+
+
+def _user_root(directory: str | Path) -> tuple[Path, str]:
+    path = Path(directory).expanduser().absolute()  # never the word `built-in`
     if not path.is_dir():
         raise ValuelensError(f"template folder not found: {path}")
     return path, str(path)
 
 
-def _environment(root: Traversable, *, sandboxed: bool) -> jinja2.Environment:
-    def load(name: str) -> tuple[str, str, Callable[[], bool]] | None:
-        node = root.joinpath(*name.split("/"))
-        if not node.is_file():
-            return None
-        try:
-            text = node.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise jinja2.TemplateNotFound(f"{name} (unreadable: {exc})") from None
-        return text, name, lambda: True
+def _environment(roots: list[Traversable | Path], *, sandboxed: bool) -> jinja2.Environment:
+    """An environment that finds a template in the first root holding it.
 
-    # A user's folder may come from anyone (say, a paper's repository), so it runs sandboxed;
-    # the built-in templates are ours and render about twice as fast without the sandbox.
-    kind = ImmutableSandboxedEnvironment if sandboxed else jinja2.Environment
+    Templates are read as UTF-8 (a byte-order mark is dropped). Jinja's own rules apply and are
+    the only changes to a user's text: a line holding only a `{% ... %}` tag leaves nothing
+    behind (`trim_blocks`, `lstrip_blocks`), Windows line endings become LF, and the one newline
+    that ends a file is dropped (`keep_trailing_newline=False`), so a prompt can end without
+    a newline in a file that ends with one.
+    """
+
+    def loader(root: Traversable | Path) -> jinja2.FunctionLoader:
+        def load(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+            node = root.joinpath(*name.split("/"))
+            if not node.is_file():
+                return None
+            try:
+                text = node.read_text(encoding="utf-8-sig")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise jinja2.TemplateNotFound(f"{name} (unreadable: {exc})") from None
+            return text, name, lambda: True
+
+        return jinja2.FunctionLoader(load)
+
+    kind = _BoundedSandbox if sandboxed else jinja2.Environment
     return kind(
-        loader=jinja2.FunctionLoader(load),
+        loader=jinja2.ChoiceLoader([loader(root) for root in roots]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
         autoescape=False,
     )
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with `*` and `**` bounded so a template cannot exhaust memory or CPU.
+
+    Jinja's sandbox limits `range` but not repetition: `{{ "x" * 10**10 }}` would allocate
+    10 GB while the folder is checked.
+    """
+
+    intercepted_binops = frozenset({"*", "**"})
+    max_length = 1_000_000
+    max_exponent = 1_000
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Refuse a repetition longer than `max_length` or a power above `max_exponent`."""
+        if operator == "**" and isinstance(right, int | float) and abs(right) > self.max_exponent:
+            raise SecurityError(f"the exponent {right} is too large for a template")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                repeated = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if repeated and len(seq) * times > self.max_length:
+                    raise SecurityError(
+                        f"repeating a value {times} times is too long for a template"
+                    )
+        return super().call_binop(context, operator, left, right)
 
 
 def _relative_path(task: str, template: str) -> str:
@@ -263,9 +364,10 @@ def _sample_contexts(task: TemplateTask, template: str) -> list[dict[str, Any]]:
 def _check_renders(template_set: TemplateSet) -> None:
     for task in template_set.tasks:
         for template in _TEMPLATE_FILES[task]:
+            origin = template_set.sources.get(f"{task}/{template}", BUILT_IN)
             for context in _sample_contexts(task, template):
-                if not template_set.render(task, template, context):
+                if not template_set.render(task, template, context).strip():
                     raise ValuelensError(
-                        f"template {_relative_path(task, template)} ({template_set.source}) "
+                        f"template {_relative_path(task, template)} ({origin}) "
                         "renders to empty text"
                     )

@@ -1,8 +1,57 @@
 """The prompt variants of each task: what sets variant N apart from the others.
 
-The layout follows the papers so that a user's own template folder (for example the authors'
-exact prompts) lines up with ours variant by variant: within each task, variants 4-7 repeat
-0-3 with one factor changed, and the first two of every four share a wording or framing.
+Ids 0-7 follow the authors' code, so a user's own template folder (for example the authors'
+exact prompts) lines up with ours variant by variant, and a variant id in a paper means the same
+design here. Each task crosses three two-way factors; which bit of the id sets which factor
+differs between tasks (`//` is integer division, `%` the remainder):
+
+Generation (`GENERATE_VARIANTS`): wording = id % 2 (0: plain instruction, 1: role play); which
+of the explanation request and the attribution request comes first = (id % 4) // 2; ending =
+id // 4 (chat, or completion with "The answer is:"). The authors generated the whole VIA set
+with variant 5, our default.
+
+    id  wording      first request   ending
+    0   plain        explanation     chat
+    1   role play    explanation     chat
+    2   plain        attribution     chat
+    3   role play    attribution     chat
+    4   plain        explanation     completion
+    5   role play    explanation     completion   (the VIA set; default)
+    6   plain        attribution     completion
+    7   role play    attribution     completion
+
+Task 1 (`STATED_VARIANTS`): framing = (id % 4) // 2 (survey, SVS-like, or portrait, PVQ-like);
+order = id % 2 (the value list or the answer options first); ending = id // 4. The paper
+averages over all eight, our default.
+
+    id  framing     order           ending
+    0   survey      values first    chat
+    1   survey      options first   chat
+    2   portrait    values first    chat
+    3   portrait    options first   chat
+    4   survey      values first    completion
+    5   survey      options first   completion
+    6   portrait    values first    completion
+    7   portrait    options first   completion
+
+Task 2 (`ACTION_VARIANTS`): wording = id // 4; option order = (id % 4) // 2 (the negative
+action is Option 1 in 0, 1, 4, 5 and Option 2 in 2, 3, 6, 7, so over all eight each side leads
+four times); an explanation is asked for when id % 2 = 1. The paper's full run used variant 5,
+our default; its robustness study used all eight.
+
+    id  wording   Option 1    explanation
+    0   0         negative    no
+    1   0         negative    yes
+    2   0         positive    no
+    3   0         positive    yes
+    4   1         negative    no
+    5   1         negative    yes   (the paper's full run; default)
+    6   1         positive    no
+    7   1         positive    yes
+
+In every task, variants 4-7 repeat 0-3 with one factor changed (the ending, or in Task 2 the
+wording). What the first two of every four share differs: the framing in Task 1, the option
+order in Task 2, the order of the two requests in generation.
 """
 
 from __future__ import annotations
@@ -22,11 +71,16 @@ N_VARIANTS = 8
 
 @dataclass(frozen=True)
 class GenerateVariant:
-    """A generation prompt: wording (0 plain instruction, 1 role play), component order, ending."""
+    """A generation prompt: wording (0 plain instruction, 1 role play), request order, ending.
+
+    `order` says which of the two extra requests comes first: the natural-language explanation
+    of why the action fits the polarity, or the feature attributions (the spans that carry the
+    value).
+    """
 
     id: int
     wording: int
-    order: Literal["task_first", "format_first"]
+    order: Literal["explanation_first", "attribution_first"]
     ending: Ending
 
     def as_context(self) -> dict[str, Any]:
@@ -69,8 +123,8 @@ def _ending(variant_id: int) -> Ending:
 GENERATE_VARIANTS: tuple[GenerateVariant, ...] = tuple(
     GenerateVariant(
         id=i,
-        wording=(i % 4) // 2,
-        order="task_first" if i % 2 == 0 else "format_first",
+        wording=i % 2,
+        order="explanation_first" if i % 4 < 2 else "attribution_first",
         ending=_ending(i),
     )
     for i in range(N_VARIANTS)
@@ -97,10 +151,10 @@ ACTION_VARIANTS: tuple[ActionVariant, ...] = tuple(
     for i in range(N_VARIANTS)
 )
 
-# The variant each task uses when none is chosen: generation and Task 2 used one variant for the
-# full data in the paper (Task 2: variant 5), Task 1 used all eight.
+# The variant each task uses when none is chosen, as in the paper: the VIA set was generated with
+# variant 5, Task 2 was run on variant 5, and Task 1 averages over all eight.
 DEFAULT_VARIANTS: dict[TaskName, tuple[int, ...]] = {
-    "generate": (0,),
+    "generate": (5,),
     "stated": tuple(range(N_VARIANTS)),
     "action": (5,),
 }

@@ -1,9 +1,17 @@
 """Comparing runs: a leaderboard, and each measure by country and by topic (or scenario).
 
 Pure data, shared by the report's comparison section (`valuelens report`) and by
-`valuelens compare`, which prints it and writes it as CSV and JSON. Numbers come from each run's
-`summary.json`; a run whose summary lacks a per-country or per-topic measure falls back to its
-tables, as the report does.
+`valuelens compare`, which prints it and writes it as CSV and JSON.
+
+Value-action runs are compared on the pairs that every one of them scored (stated and chosen
+both present): each run is rescored on those pairs with `metrics.score_pairs`, and the pairs
+each run loses are counted with the reason (`Comparison.dropped`). With `all_pairs=True` the
+numbers come from each run's own `summary.json` instead, as they did before. Each run is also
+tested against the leader with `metrics.paired_test`, on the pairs both scored. Runs that differ
+in Task 2 variants, scoring, paper mode or Task 2 scope get a warning (`Comparison.settings`).
+
+ValueCompass runs are compared on their own summaries (no common-cell rescoring). A run whose
+summary lacks a per-country or per-topic measure falls back to its tables, as the report does.
 
 Example:
     >>> runs = load_runs([Path("runs/gpt-4o-mini"), Path("runs/gemma")])  # doctest: +SKIP
@@ -16,13 +24,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from valuelens._errors import ValuelensError
+from valuelens.metrics import PairedTest, paired_test, score_pairs
 from valuelens.report._load import COMPASS, VALUE_ACTION, Run, ValueActionRun
+from valuelens.taxonomy import Country, Taxonomy, Topic, Value
 
 SortKey = Literal["alignment_rate", "distance", "accuracy"]
 SORT_KEYS: tuple[SortKey, ...] = ("alignment_rate", "distance", "accuracy")
@@ -40,6 +51,32 @@ AXES = {VALUE_ACTION: ("country", "topic"), COMPASS: ("country", "scenario")}
 _PLURAL = {"country": "countries", "topic": "topics", "scenario": "scenarios", "value": "values"}
 _KIND_NAMES = {VALUE_ACTION: "value-action", COMPASS: "ValueCompass"}
 _SHOWN = 4  # names listed in a difference before "and N more"
+_KEYS = ["country", "topic", "value"]
+# summary key -> how a warning names it (Task 2 variants are handled on their own)
+_SETTINGS = {"scoring": "scoring", "action_scope": "Task 2 scope"}
+
+
+@dataclass(frozen=True)
+class DroppedPairs:
+    """The pairs of one run that the comparison left out because not every run scored them."""
+
+    label: str
+    n_pairs: int
+    """Pairs in the run's own table."""
+    n_dropped: int
+    reasons: dict[str, int]
+    """Why, e.g. 'no Task 2 answer' or 'not scored by gemma' -> number of pairs."""
+    detail: str
+    """One line for people, e.g. 'gpt-4o-mini: 132 of 7,392 pairs dropped (no Task 2 ...)'."""
+
+
+@dataclass(frozen=True)
+class PairedRow:
+    """One run tested against the leader (`first`): differences are first - second."""
+
+    first: str
+    second: str
+    test: PairedTest
 
 
 @dataclass(frozen=True)
@@ -97,14 +134,71 @@ class Comparison:
     """What differs between the runs' pair sets, one phrase each (empty when they match)."""
     scoring_modes: dict[str, str]
     """Run label -> 'paper-compatible' or 'default', when the runs do not all agree."""
+    common_pairs: bool = False
+    """Whether the value-action runs were rescored on the pairs that all of them scored."""
+    n_common_pairs: int | None = None
+    dropped: list[DroppedPairs] = field(default_factory=list)
+    """Runs that lost pairs to the common set (only runs that lost some)."""
+    settings: list[str] = field(default_factory=list)
+    """How the runs' settings differ (Task 2 variants, scoring, Task 2 scope), one phrase each."""
+    paired: list[PairedRow] = field(default_factory=list)
+    """Each run after the leader, tested against the leader (value-action runs only)."""
+
+    @property
+    def warnings(self) -> list[str]:
+        """Every warning about the comparison, one sentence each."""
+        found = [
+            f"the runs differ in {what}; their numbers are not directly comparable"
+            for what in self.settings
+        ]
+        if self.scoring_modes:
+            modes = ", ".join(f"{label}: {mode}" for label, mode in self.scoring_modes.items())
+            found.append(
+                f"the runs were scored in different modes ({modes}); "
+                "pairs without a choice count differently"
+            )
+        if self.differences:
+            found.append(
+                f"the runs cover different pair sets: {'; '.join(self.differences)}. "
+                "Their numbers are not directly comparable"
+            )
+        return found
+
+    @property
+    def notes(self) -> list[str]:
+        """What the comparison did to the pair sets, one line each (empty if nothing)."""
+        if not self.common_pairs or not self.dropped:
+            return []
+        head = (
+            f"compared on the {self.n_common_pairs:,} pairs that every run scored "
+            "(--all-pairs scores each run on its own pairs)"
+        )
+        return [head, *(d.detail for d in self.dropped)]
 
     def table(self, axis: str, key: Measure = "alignment_rate") -> AxisTable:
         """The table of `key` by `axis`."""
         return next(t for t in self.axes if t.axis == axis and t.key == key)
 
 
-def compare_runs(runs: Sequence[Run], sort: SortKey = "alignment_rate") -> Comparison:
+def compare_runs(
+    runs: Sequence[Run],
+    sort: SortKey = "alignment_rate",
+    *,
+    all_pairs: bool = False,
+    n_resamples: int = 1000,
+    n_permutations: int = 10000,
+    seed: int = 0,
+) -> Comparison:
     """Rank runs of one kind by `sort` and tabulate each measure by country and topic/scenario.
+
+    Args:
+        runs: the loaded runs, all value-action or all ValueCompass.
+        sort: the measure to rank by.
+        all_pairs: score each value-action run on its own pairs (its summary) instead of on
+            the pairs that every run scored.
+        n_resamples: bootstrap resamples of the paired tests.
+        n_permutations: permutations of the paired tests' p-values.
+        seed: seed of the paired tests.
 
     Raises:
         ValuelensError: when no run is given, the runs mix value-action and ValueCompass runs,
@@ -125,9 +219,34 @@ def compare_runs(runs: Sequence[Run], sort: SortKey = "alignment_rate") -> Compa
             "compare each kind separately"
         )
     kind = runs[0].kind
+    modes = {r.label: _scoring_mode(r) for r in runs}
+    settings = setting_differences(runs)
+    value_action = [r for r in runs if isinstance(r, ValueActionRun)]
+    common = len(value_action) > 1 and not all_pairs
+    dropped: list[DroppedPairs] = []
+    n_common: int | None = None
+    if common:
+        keys = common_pair_keys(value_action)
+        n_common = len(keys)
+        dropped = [d for d in dropped_pairs(value_action, keys) if d.n_dropped]
+        runs = rescore_on(value_action, keys)
     order = order_runs(runs, sort)
     axes = [axis_table(runs, order, axis, key) for axis in AXES[kind] for key in COMPARED]
-    modes = {r.label: _scoring_mode(r) for r in runs}
+    paired = []
+    if kind == VALUE_ACTION and len(runs) > 1:
+        leader = runs[order[0]]
+        assert isinstance(leader, ValueActionRun)
+        for i in order[1:]:
+            other = runs[i]
+            assert isinstance(other, ValueActionRun)
+            test = paired_test(
+                leader.pairs,
+                other.pairs,
+                n_resamples=n_resamples,
+                n_permutations=n_permutations,
+                seed=seed,
+            )
+            paired.append(PairedRow(leader.label, other.label, test))
     return Comparison(
         kind=kind,
         sort=sort,
@@ -135,7 +254,185 @@ def compare_runs(runs: Sequence[Run], sort: SortKey = "alignment_rate") -> Compa
         axes=axes,
         differences=pair_set_differences(runs),
         scoring_modes=modes if len(set(modes.values())) > 1 else {},
+        common_pairs=common,
+        n_common_pairs=n_common,
+        dropped=dropped,
+        settings=settings,
+        paired=paired,
     )
+
+
+def common_pair_keys(runs: Sequence[ValueActionRun]) -> set[tuple[str, str, str]]:
+    """The (country, topic, value) pairs that every run scored (stated and chosen present)."""
+    sets = [_scored_keys(run) for run in runs]
+    return set.intersection(*sets) if sets else set()
+
+
+def _scored_keys(run: ValueActionRun) -> set[tuple[str, str, str]]:
+    scored = run.pairs.dropna(subset=["stated", "chosen"])
+    return set(zip(*(scored[c].astype(str) for c in _KEYS), strict=True))
+
+
+def _key_index(pairs: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(pairs[_KEYS].astype(str))
+
+
+def dropped_pairs(
+    runs: Sequence[ValueActionRun], keys: set[tuple[str, str, str]]
+) -> list[DroppedPairs]:
+    """For each run, how many of its pairs fall outside `keys` and why."""
+    scored = [_scored_keys(run) for run in runs]
+    out = []
+    for i, run in enumerate(runs):
+        pairs = run.pairs
+        outside = ~_key_index(pairs).isin(list(keys)) if keys else np.ones(len(pairs), bool)
+        lost = pairs[outside]
+        others = [
+            (r.label, keys_of)
+            for j, (r, keys_of) in enumerate(zip(runs, scored, strict=True))
+            if j != i
+        ]
+        reasons = pd.Series(
+            [
+                _reason(row, others)
+                for row in lost[[*_KEYS, "stated", "chosen"]].itertuples(index=False)
+            ],
+            index=lost.index,
+            dtype=object,
+        )
+        counts = {str(k): int(v) for k, v in reasons.value_counts(sort=True).items()}
+        parts = [
+            f"{reason}: {count:,} ({_where(lost[reasons == reason])})"
+            for reason, count in counts.items()
+        ]
+        detail = f"{run.label}: {len(lost):,} of {len(pairs):,} pairs dropped"
+        detail += f" ({'; '.join(parts)})" if parts else ""
+        out.append(DroppedPairs(run.label, len(pairs), len(lost), counts, detail))
+    return out
+
+
+def _reason(row: Any, others: Sequence[tuple[str, set[tuple[str, str, str]]]]) -> str:
+    stated_missing, chosen_missing = pd.isna(row.stated), pd.isna(row.chosen)
+    if stated_missing and chosen_missing:
+        return "no Task 1 or Task 2 answer"
+    if chosen_missing:
+        return "no Task 2 answer"
+    if stated_missing:
+        return "no Task 1 answer"
+    key = (str(row.country), str(row.topic), str(row.value))
+    lacking = next((label for label, keys in others if key not in keys), "another run")
+    return f"not scored by {lacking}"
+
+
+def _where(lost: pd.DataFrame) -> str:
+    """The axis whose few most affected names cover most of `lost`, e.g. 'values A 132, B 3'."""
+    best: tuple[float, str, pd.Series] | None = None
+    for axis in ("value", "country", "topic"):
+        counts = lost[axis].astype(str).value_counts(sort=True)
+        covered = counts.iloc[:_SHOWN].sum() / max(len(lost), 1)
+        if best is None or covered > best[0]:
+            best = (covered, axis, counts)
+    assert best is not None
+    _, axis, counts = best
+    shown = ", ".join(f"{name} {count:,}" for name, count in counts.iloc[:_SHOWN].items())
+    more = len(counts) - _SHOWN
+    return f"{_PLURAL[axis]} {shown}" + (f" and {more} more" if more > 0 else "")
+
+
+def rescore_on(
+    runs: Sequence[ValueActionRun], keys: set[tuple[str, str, str]]
+) -> list[ValueActionRun]:
+    """Each run rescored (`metrics.score_pairs`) on the pairs in `keys` only.
+
+    The summary keeps the run's other keys (model, settings); every measure that
+    `score_pairs` computes is replaced, with the run's own bootstrap settings.
+    """
+    out = []
+    for run in runs:
+        taxonomy = _taxonomy_of(runs, str(run.summary.get("taxonomy_version") or "custom"))
+        pairs = _scorable(run.pairs[_key_index(run.pairs).isin(list(keys))].reset_index(drop=True))
+        boot = run.summary.get("bootstrap")
+        boot = boot if isinstance(boot, dict) else {}
+        result = score_pairs(
+            pairs,
+            taxonomy,
+            paper_compat=run.summary.get("paper_compat") is True,
+            n_resamples=int(boot.get("n_resamples", 1000)),
+            seed=int(boot.get("seed", 0)),
+            level=float(boot.get("level", 0.95)),
+        )
+        summary = {**run.summary, **result.summary, "rescored_on_common_pairs": True}
+        rescored = {
+            **run.__dict__,
+            "summary": summary,
+            "pairs": pairs,
+            "scenarios": result.tables["scenarios"],
+            "distance_country": result.tables["distance_country"],
+            "distance_topic": result.tables["distance_topic"],
+        }
+        out.append(ValueActionRun(**rescored))
+    return out
+
+
+def _scorable(pairs: pd.DataFrame) -> pd.DataFrame:
+    """Fill the columns `score_pairs` reads that a hand-made pairs table may lack."""
+    pairs = pairs.copy()
+    if "n_action_variants" not in pairs.columns:
+        pairs["n_action_variants"] = pairs["chosen"].notna().astype(int)
+    if "value_type" not in pairs.columns:
+        pairs["value_type"] = ""
+    return pairs
+
+
+def _taxonomy_of(runs: Sequence[ValueActionRun], version: str) -> Taxonomy:
+    """A taxonomy holding the runs' names, in the order of their tables."""
+    names: dict[str, list[str]] = {axis: [] for axis in _KEYS}
+    types: dict[str, str] = {}
+    for run in runs:
+        for axis in _KEYS:
+            names[axis] += [n for n in _ordered(run.pairs[axis]) if n not in names[axis]]
+        if "value_type" in run.pairs.columns:
+            for value, kind in zip(run.pairs["value"], run.pairs["value_type"], strict=True):
+                types.setdefault(str(value), "" if pd.isna(kind) else str(kind))
+    return Taxonomy(
+        version=version,
+        values=tuple(Value(name=n, type=types.get(n, "")) for n in names["value"]),
+        countries=tuple(Country(name=n) for n in names["country"]),
+        topics=tuple(Topic(name=n) for n in names["topic"]),
+    )
+
+
+def _ordered(column: pd.Series) -> list[str]:
+    return [str(x) for x in pd.unique(column.astype(str))]
+
+
+def setting_differences(runs: Sequence[Run]) -> list[str]:
+    """How the runs' Task 2 variants, scoring and Task 2 scope differ, one phrase each.
+
+    Settings a run does not record are left out; a setting is reported when two runs that
+    record it disagree.
+    """
+    found = []
+    counts = {r.label: _as_int(r.summary.get("n_action_variants")) for r in runs}
+    listed = {r.label: r.summary.get("action_variants") for r in runs}
+    known_counts = {c for c in counts.values() if c is not None}
+    known_lists = {str(v) for v in listed.values() if v is not None}
+    if len(known_counts) > 1 or len(known_lists) > 1:
+        shown = ", ".join(f"{label}: {_variants(listed[label], counts[label])}" for label in counts)
+        found.append(f"Task 2 variants ({shown})")
+    for key, name in _SETTINGS.items():
+        values = {r.label: r.summary.get(key) for r in runs}
+        if len({str(v) for v in values.values() if v is not None}) > 1:
+            shown = ", ".join(f"{label}: {'?' if v is None else v}" for label, v in values.items())
+            found.append(f"{name} ({shown})")
+    return found
+
+
+def _variants(listed: Any, count: int | None) -> str:
+    if count is None:
+        return "?" if listed is None else str(listed)
+    counted = f"{count} variant{'s' if count != 1 else ''}"
+    return counted if listed is None else f"{listed} ({counted})"
 
 
 def order_runs(runs: Sequence[Run], sort: SortKey = "alignment_rate") -> list[int]:
@@ -289,7 +586,7 @@ def _pair_keys(run: Run) -> frozenset[tuple[str, ...]] | None:
     """The (country, topic, value) or (country, scenario, value) pairs the run scored."""
     table: pd.DataFrame | None
     if isinstance(run, ValueActionRun):
-        table = run.pairs
+        table = run.pairs.dropna(subset=["stated", "chosen"])
         columns = ["country", "topic", "value"]
     else:
         table = run.cells
@@ -395,7 +692,84 @@ def comparison_dict(comparison: Comparison) -> dict[str, Any]:
         **by_axis,
         "pair_set_differences": comparison.differences,
         "scoring_modes": comparison.scoring_modes,
+        "common_pairs": comparison.common_pairs,
+        "n_common_pairs": comparison.n_common_pairs,
+        "dropped_pairs": [asdict(d) for d in comparison.dropped],
+        "setting_differences": comparison.settings,
+        "warnings": comparison.warnings,
+        "notes": comparison.notes,
+        "paired_tests": _paired_dict(comparison.paired),
     }
+
+
+PAIRED_METHOD = (
+    "differences are leader - run on the pairs both scored; 95% CI: percentile bootstrap over "
+    "the common scenarios, the same scenarios drawn for both runs (the distance interval is "
+    "shifted by the bootstrap's bias estimate); p: two-sided paired permutation test that swaps "
+    "the two runs within random scenarios (sign-flip test for alignment rate and accuracy), "
+    "exact when every swap pattern fits in the permutation budget"
+)
+
+
+def _paired_dict(rows: Sequence[PairedRow]) -> dict[str, Any]:
+    tests = []
+    for row in rows:
+        t = row.test
+        tests.append(
+            {
+                "first": row.first,
+                "second": row.second,
+                "n_pairs": t.n_pairs,
+                "n_scenarios": t.n_scenarios,
+                "n_resamples": t.n_resamples,
+                "n_permutations": t.n_permutations,
+                "exact": t.exact,
+                "seed": t.seed,
+                "level": t.level,
+                "measures": {
+                    m: {k: _none_if_nan(v) for k, v in asdict(d).items() if k != "measure"}
+                    for m, d in t.differences.items()
+                },
+            }
+        )
+    return {"method": PAIRED_METHOD, "tests": tests}
+
+
+def paired_frame(comparison: Comparison) -> pd.DataFrame:
+    """The paired tests as a long table: one row per (run, measure)."""
+    columns = [
+        "first",
+        "second",
+        "measure",
+        "first_value",
+        "second_value",
+        "difference",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "n_pairs",
+        "n_scenarios",
+        "exact",
+    ]
+    rows = [
+        [
+            row.first,
+            row.second,
+            m,
+            d.first,
+            d.second,
+            d.difference,
+            d.ci_low,
+            d.ci_high,
+            d.p_value,
+            row.test.n_pairs,
+            row.test.n_scenarios,
+            row.test.exact,
+        ]
+        for row in comparison.paired
+        for m, d in row.test.differences.items()
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _none_if_nan(x: Any) -> Any:

@@ -27,9 +27,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from valuelens._errors import ValuelensError
+from valuelens._rundir import reason, write_text_atomic
 from valuelens.report import _figures as fig
 from valuelens.report._compare import (
+    PAIRED_METHOD,
     AxisTable,
+    Comparison,
     as_float,
     axis_table,
     compare_runs,
@@ -60,6 +63,7 @@ def render_report(
     *,
     figures_dir: Path | None = None,
     title: str | None = None,
+    all_pairs: bool = False,
 ) -> Path:
     """Write one self-contained HTML report for one or more run directories.
 
@@ -69,6 +73,8 @@ def render_report(
         out: the HTML file to write (parent folders are created).
         figures_dir: when given, the same figures are also written there as PNG and SVG.
         title: page title; by default it names the runs.
+        all_pairs: compare value-action runs each on its own pairs, not on the pairs that
+            every run scored (the default, as `valuelens compare`).
 
     Returns:
         the path of the written HTML file.
@@ -77,14 +83,14 @@ def render_report(
         ValuelensError: when a run directory is missing or unreadable.
     """
     runs = load_runs([Path(p) for p in run_dirs])
-    page = build_page(runs, title=title)
+    page = build_page(runs, title=title, all_pairs=all_pairs)
     html = _environment().get_template("report.html.j2").render(page=page)
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(html, encoding="utf-8")
     except OSError as exc:
-        raise ValuelensError(f"cannot write report to {out}: {exc.strerror}") from None
+        raise ValuelensError(f"cannot write report to {out}: {reason(exc)}") from None
+    write_text_atomic(out, html)  # a kill while writing leaves the old report, never half of one
     if figures_dir is not None:
         fig.write_figures(page.figures, Path(figures_dir))
     return out
@@ -174,9 +180,10 @@ class Page:
     gradients: list[fig.LegendLayout]
     has_items: bool
     has_variants: bool
+    incomplete: list[str] = field(default_factory=list)
 
 
-def build_page(runs: Sequence[Run], *, title: str | None = None) -> Page:
+def build_page(runs: Sequence[Run], *, title: str | None = None, all_pairs: bool = False) -> Page:
     """Compute every table, figure and embedded data set of the report."""
     taxonomy = load_taxonomy()
     figures: list[tuple[str, fig.Figure]] = []
@@ -198,7 +205,7 @@ def build_page(runs: Sequence[Run], *, title: str | None = None) -> Page:
     compass_views = [
         _compass_view(i, r, taxonomy, figures, folders[id(r)]) for i, r in enumerate(compass)
     ]
-    comparison = _comparison(va_runs, taxonomy, figures) if len(va_runs) > 1 else None
+    comparison = _comparison(va_runs, taxonomy, figures, all_pairs) if len(va_runs) > 1 else None
     compass_comparison = _compass_comparison(compass, figures) if len(compass) > 1 else None
     js = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
@@ -224,7 +231,31 @@ def build_page(runs: Sequence[Run], *, title: str | None = None) -> Page:
         gradients=_gradients(figures),
         has_items=any(v["items"] is not None for v in run_views),
         has_variants=any(v["variants"] is not None for v in run_views),
+        incomplete=[note for run in runs if (note := _incomplete_note(run))],
     )
+
+
+def _incomplete_note(run: Run) -> str | None:
+    """One line for a run whose numbers come from partial data, or None for a complete run.
+
+    A run is incomplete when its summary says `"complete": false` (requests that failed for
+    good, see `valuelens._completeness`) or, for summaries written before that field, when
+    answers are missing because their requests failed (parse status `error`).
+    """
+    s = run.summary
+    if s.get("complete") is False:
+        line = str(s.get("incomplete") or "some requests failed for good")
+        return f"{run.label}: {line}"
+    if "complete" in s:
+        return None
+    errors = 0
+    for key in ("parse_status_stated", "parse_status_action", "parse_status"):
+        counts = s.get(key)
+        if isinstance(counts, dict) and isinstance(counts.get("error"), int):
+            errors += counts["error"]
+    if errors:
+        return f"{run.label}: {errors:,} answers are missing because their requests failed"
+    return None
 
 
 def _gradients(figures: Sequence[tuple[str, fig.Figure]]) -> list[fig.LegendLayout]:
@@ -952,9 +983,12 @@ def _string_ids(column: pd.Series, strings: _Strings) -> list[int]:
 
 
 def _comparison(
-    runs: Sequence[ValueActionRun], taxonomy: Taxonomy, figures: list[tuple[str, fig.Figure]]
+    runs: Sequence[ValueActionRun],
+    taxonomy: Taxonomy,
+    figures: list[tuple[str, fig.Figure]],
+    all_pairs: bool = False,
 ) -> dict[str, Any]:
-    comparison = compare_runs(runs)
+    comparison = compare_runs(runs, all_pairs=all_pairs)
     colors = {
         runs[i].label: fig.SERIES_COLORS[i % len(fig.SERIES_COLORS)] for i in range(len(runs))
     }
@@ -990,7 +1024,33 @@ def _comparison(
         "chart": Chart("bars", spec, fig.bars_layout(spec)),
         "axes": [_axis_comparison(t, taxonomy, colors, figures) for t in comparison.axes],
         "colors": colors,
+        "warnings": comparison.warnings,
+        "notes": comparison.notes,
+        "paired": _paired_rows(comparison),
+        "paired_method": PAIRED_METHOD,
     }
+
+
+def _paired_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """The paired tests against the leader, one row per run, for the comparison section."""
+    return [
+        {
+            "first": row.first,
+            "second": row.second,
+            "n_scenarios": row.test.n_scenarios,
+            "n_pairs": row.test.n_pairs,
+            "cells": [
+                {
+                    "difference": d.difference,
+                    "lo": d.ci_low,
+                    "hi": d.ci_high,
+                    "p": d.p_value,
+                }
+                for d in row.test.differences.values()
+            ],
+        }
+        for row in comparison.paired
+    ]
 
 
 def _axis_comparison(

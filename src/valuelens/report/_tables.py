@@ -4,34 +4,48 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from valuelens._errors import ValuelensError
+from valuelens._rundir import run_dir_lock, staged_writes
 
 
 def write_run(
-    out_dir: str | Path, summary: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]
+    out_dir: str | Path,
+    summary: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame],
+    *,
+    wait: bool = False,
 ) -> Path:
     """Write `summary.json` and `<name>.parquet` + `<name>.csv` for each table; return the directory.
 
-    Files are written to a temporary name and renamed, so an interrupted write never leaves a
-    half-written summary behind.
+    Holds the directory's lock (see `valuelens._rundir.run_dir_lock`; re-entrant, so a caller
+    that already holds it keeps it). Every file is first written in full to a temporary name;
+    only then are they moved into place, `summary.json` last. A failure (a full disk, a
+    read-only folder, Ctrl-C) leaves the previous summary and tables as they were and no
+    temporary file behind.
+
+    Args:
+        out_dir: the run directory (created if needed).
+        summary: the JSON-ready summary (NaN and infinities are written as null).
+        tables: the tables by name.
+        wait: when another process is writing the directory, wait for it instead of failing.
+
+    Raises:
+        ValuelensError: when the directory is in use, or a file cannot be written.
     """
     out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValuelensError(f"cannot create output directory {out}: {exc.strerror}") from None
-    for name, table in tables.items():
-        _atomic(out / f"{name}.parquet", lambda p, t=table: t.to_parquet(p, index=False))
-        _atomic(out / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
     text = json.dumps(_json_ready(dict(summary)), indent=2, ensure_ascii=False, allow_nan=False)
-    _atomic(out / "summary.json", lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    with run_dir_lock(out, wait=wait), staged_writes() as stage:
+        for name, table in tables.items():
+            stage.add(out / f"{name}.parquet", partial(table.to_parquet, index=False))
+            stage.add(out / f"{name}.csv", partial(table.to_csv, index=False))
+        stage.add_text(out / "summary.json", text + "\n")
     return out
 
 
@@ -49,12 +63,6 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValuelensError(f"{path} does not hold a JSON object")
     return data
-
-
-def _atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _json_ready(value: Any) -> Any:

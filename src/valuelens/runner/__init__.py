@@ -11,6 +11,7 @@ Example:
     >>> print(runner.estimate(requests).summary())
     >>> results = runner.run_sync(requests)  # `await runner.run(requests)` inside a loop
     >>> [r.response.text for r in results if r.ok]
+    >>> print(runner.stats.failure_line or "every request answered")
 """
 
 from valuelens.runner._keys import request_key

@@ -6,13 +6,15 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
 
 from valuelens._errors import ValuelensError
 from valuelens.models import Backend, BackendError, Request, Response
+from valuelens.models._base import NoteSource
 from valuelens.models._common import redact
 from valuelens.runner._keys import _digest, canonical_request, request_key
 from valuelens.runner._prices import Estimate, PriceTable, build_estimate, estimate_prompt_tokens
@@ -22,6 +24,8 @@ from valuelens.runner._store import Row, Store, response_to_json
 # Beyond this a server's Retry-After is treated as "not today": the request is recorded as failed.
 MAX_RETRY_AFTER_S = 600.0
 _PROGRESS_INTERVAL_S = 0.25
+# A retry after "cannot connect" waits at least this long, even when backoff is set shorter.
+_UNREACHABLE_RETRY_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +56,29 @@ class RunResult:
 
 @dataclass
 class RunStats:
-    """Totals of the last run (tokens and cost count only requests sent in that run)."""
+    """Totals of the last run (tokens and cost count only requests sent in that run).
+
+    Attributes:
+        n_requests: requests asked for, duplicates included.
+        n_unique: distinct requests among them (duplicates are sent once).
+        n_cached: distinct requests answered from the store.
+        n_sent: distinct requests sent in this run (answered or failed).
+        n_failed: distinct requests that failed for good in this run (after their retries,
+            or at once for errors that retrying cannot fix). They are stored as failures,
+            which the store does not count as finished: the next run sends them again.
+        attempts: calls made, retries included.
+        prompt_tokens: prompt tokens of the answers received.
+        completion_tokens: completion tokens of the answers received.
+        cost_usd: their cost; None when the model's price is unknown.
+        elapsed_s: wall time.
+        failure_reasons: why requests failed, counted (the error without its attempt count).
+        failed_attempts: how many attempts the failed requests took, counted.
+        warnings: things the user was told during the run (e.g. an unreachable endpoint of
+            a pool whose requests went to the others), each once.
+    """
 
     n_requests: int = 0
+    n_unique: int = 0
     n_cached: int = 0
     n_sent: int = 0
     n_failed: int = 0
@@ -63,6 +87,64 @@ class RunStats:
     completion_tokens: int = 0
     cost_usd: float | None = 0.0
     elapsed_s: float = 0.0
+    failure_reasons: Counter[str] = field(default_factory=Counter)
+    failed_attempts: Counter[int] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every request has an answer (none failed for good)."""
+        return self.n_failed == 0
+
+    @property
+    def most_common_failure(self) -> tuple[str, int] | None:
+        """The most frequent failure reason and its count, or None when nothing failed."""
+        common = self.failure_reasons.most_common(1)
+        return common[0] if common else None
+
+    @property
+    def failure_line(self) -> str | None:
+        """One line for the user when requests failed for good; None when the run is complete.
+
+        Example: "64 of 440 requests failed after 7 attempts (most often: HTTP 500: internal
+        error, 60 times); rerun to retry them".
+        """
+        if self.complete:
+            return None
+        tries = sorted(self.failed_attempts)
+        if not tries:
+            after = ""
+        elif len(tries) == 1:
+            after = f" after {tries[0]} attempt{'s' if tries[0] != 1 else ''}"
+        else:
+            after = f" after {tries[0]}-{tries[-1]} attempts"
+        total = max(self.n_unique, self.n_failed)
+        line = f"{self.n_failed} of {total} requests failed{after}"
+        common = self.most_common_failure
+        if common is not None:
+            reason, count = common
+            times = "once" if count == 1 else f"{count} times"
+            line += f" (most often: {reason}, {times})"
+        return line + "; rerun to retry them"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The totals as JSON-ready values (the ten most common failure reasons)."""
+        return {
+            "n_requests": self.n_requests,
+            "n_unique": self.n_unique,
+            "n_cached": self.n_cached,
+            "n_sent": self.n_sent,
+            "n_failed": self.n_failed,
+            "attempts": self.attempts,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": self.cost_usd,
+            "elapsed_s": self.elapsed_s,
+            "complete": self.complete,
+            "failure_reasons": dict(self.failure_reasons.most_common(10)),
+            "failed_attempts": {str(n): c for n, c in sorted(self.failed_attempts.items())},
+            "warnings": list(self.warnings),
+        }
 
     def __add__(self, other: RunStats) -> RunStats:
         """Totals of two runs (cost stays unknown once either is unknown)."""
@@ -73,6 +155,7 @@ class RunStats:
         )
         return RunStats(
             n_requests=self.n_requests + other.n_requests,
+            n_unique=self.n_unique + other.n_unique,
             n_cached=self.n_cached + other.n_cached,
             n_sent=self.n_sent + other.n_sent,
             n_failed=self.n_failed + other.n_failed,
@@ -81,6 +164,9 @@ class RunStats:
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cost_usd=cost,
             elapsed_s=self.elapsed_s + other.elapsed_s,
+            failure_reasons=self.failure_reasons + other.failure_reasons,
+            failed_attempts=self.failed_attempts + other.failed_attempts,
+            warnings=[*self.warnings, *(w for w in other.warnings if w not in self.warnings)],
         )
 
 
@@ -88,11 +174,51 @@ class _Fatal(Exception):
     """A backend error that no request can get past (e.g. a rejected API key)."""
 
 
+class _Reachability:
+    """Whether the backend's endpoint answers at all, so that a dead one stops the run soon.
+
+    Any answer counts, even an HTTP error: the server is there. Only attempts that could not
+    connect (`BackendError.unreachable`) count against it. An endpoint never reached gets a
+    short grace (a server that is just starting can still make it); one that answered before
+    and then went away gets a longer one.
+    """
+
+    def __init__(self, startup_grace_s: float, outage_grace_s: float) -> None:
+        self.reached = False
+        self._startup_grace_s = startup_grace_s
+        self._outage_grace_s = outage_grace_s
+        self._down_since: float | None = None
+        self._failures = 0
+
+    def answered(self) -> None:
+        """Note that the endpoint answered."""
+        if self._down_since is not None or not self.reached:
+            self.reached, self._down_since, self._failures = True, None, 0
+
+    def stop_reason(self, error: BackendError) -> str | None:
+        """Note an attempt that could not connect; the reason to stop the run, if it is time."""
+        now = time.monotonic()
+        if self._down_since is None:
+            self._down_since = now
+        self._failures += 1
+        waited = now - self._down_since
+        grace = self._outage_grace_s if self.reached else self._startup_grace_s
+        if self._failures < 2 or waited < grace:
+            return None
+        if not self.reached:
+            return str(error)
+        return (
+            f"{error} (no connection for {waited:.0f} s after it had answered); "
+            "finished requests are kept, rerun to resume"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     response: Response | None
     error: str | None
     attempts: int
+    reason: str | None = None  # the error without the attempt count, for counting failures
 
     def result(self, key: str, request: Request) -> RunResult:
         return RunResult(key, request, self.response, self.error, False, self.attempts)
@@ -157,6 +283,7 @@ class _Batch:
     pending: Iterator[int]  # shared by all workers; each takes the next index
     writer: _StoreWriter
     outcomes: dict[str, _Outcome] = field(default_factory=dict)
+    display: ProgressDisplay | None = None
 
 
 class Runner:
@@ -164,7 +291,11 @@ class Runner:
 
     Finished requests are read from the store instead of sent; every new outcome (success or
     failure after retries) is committed as it arrives. Identical requests in one call are sent
-    once. Per-request failures never raise: they come back as results with an `error`.
+    once. Per-request failures never raise: they come back as results with an `error`, and
+    `stats.failure_line` sums them up for the user. Two kinds of problem stop the run with a
+    `ValuelensError` instead: errors no request can get past (a rejected key), and an
+    endpoint that cannot be reached at all (connection refused, unknown host) for a few
+    seconds when it has never answered (or for `outage_grace_s` when it had).
     `stats` holds the totals of the last `run`, `totals` those of every run so far.
 
     Example:
@@ -189,6 +320,10 @@ class Runner:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30.0,
         description: str | None = None,
+        unreachable_grace_s: float = 3.0,
+        outage_grace_s: float = 30.0,
+        progress_every_s: float = 10.0,
+        warn: Callable[[str], None] | None = None,
     ) -> None:
         """Configure a runner.
 
@@ -203,12 +338,20 @@ class Runner:
             max_retries: retries after the first attempt before a request is recorded as failed.
             timeout_s: limit for one attempt; None for no limit. In-process backends get
                 none: their work cannot be cancelled.
-            progress: show a progress bar on stderr when it is a terminal.
+            progress: show progress on stderr: a bar on a terminal, otherwise a plain line
+                every `progress_every_s` seconds and one at the end (for logs and CI).
             price_table: a `PriceTable`, or a file/mapping that overrides the built-in prices.
             backoff_s: first retry delay; it doubles per retry (with jitter) up to
                 `max_backoff_s`, unless the server sent `Retry-After`.
             max_backoff_s: the longest delay between retries.
             description: label of the progress bar (the model by default).
+            unreachable_grace_s: how long an endpoint that has never answered may refuse
+                connections (or fail to resolve) before the run stops.
+            outage_grace_s: the same for an endpoint that answered earlier in this runner's
+                life and then went away.
+            progress_every_s: seconds between progress lines when stderr is not a terminal.
+            warn: called with each warning during a run (e.g. a pooled endpoint is down);
+                by default it is printed on stderr. Warnings are also in `stats.warnings`.
 
         Raises:
             ValuelensError: for settings that cannot work (e.g. `concurrency` < 1).
@@ -238,6 +381,10 @@ class Runner:
         self._identity = identity
         self._model = f"{identity.get('kind', '?')}:{identity.get('model', '?')}"
         self._description = description or self._model
+        self._reach = _Reachability(unreachable_grace_s, outage_grace_s)
+        self._progress_every_s = progress_every_s
+        self._warn = warn
+        self._notes = backend if isinstance(backend, NoteSource) else None
         self.stats = RunStats()
         self.totals = RunStats()
 
@@ -286,12 +433,19 @@ class Runner:
             first.setdefault(key, index)
         cached = self._store.lookup(first)
         todo = [index for key, index in first.items() if key not in cached]
-        self.stats = RunStats(n_requests=len(requests), n_cached=len(cached))
+        if todo and self._store.read_only:
+            raise ValuelensError(
+                f"{len(todo):,} of {len(first):,} requests are not in the read-only store "
+                f"{self._store.path}; copy the run to a writable folder to finish it"
+            )
+        self.stats = RunStats(n_requests=len(requests), n_unique=len(first), n_cached=len(cached))
         batch = _Batch(requests, keys, canonical, iter(todo), _StoreWriter(self._store))
-        if todo:
-            await self._send_all(batch, len(todo))
-        self.stats.elapsed_s = time.perf_counter() - started
-        self.totals += self.stats
+        try:
+            if todo:
+                await self._send_all(batch, len(todo))
+        finally:  # a run that stopped early still counts (what it sent was paid for)
+            self.stats.elapsed_s = time.perf_counter() - started
+            self.totals += self.stats
         return [
             RunResult(key, request, cached[key], None, True, 0)
             if key in cached
@@ -301,7 +455,10 @@ class Runner:
 
     async def _send_all(self, batch: _Batch, count: int) -> None:
         limiters = self._limiters()
-        display = ProgressDisplay(count, self._description, enabled=self._progress)
+        display = ProgressDisplay(
+            count, self._description, enabled=self._progress, log_every_s=self._progress_every_s
+        )
+        batch.display = display
         workers = [
             asyncio.create_task(self._work(batch, limiters))
             for _ in range(min(self._concurrency, count))
@@ -318,6 +475,7 @@ class Runner:
                     task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
             batch.writer.flush()
+            self._take_notes(batch)
             self._update_cost()
             display.update(self.stats.n_sent, self.stats.n_failed, self.stats.cost_usd)
             display.stop()
@@ -343,10 +501,26 @@ class Runner:
             stats.attempts += outcome.attempts
             if outcome.response is None:
                 stats.n_failed += 1
+                stats.failure_reasons[outcome.reason or outcome.error or "unknown error"] += 1
+                stats.failed_attempts[outcome.attempts] += 1
             else:
                 stats.prompt_tokens += outcome.response.usage.prompt_tokens
                 stats.completion_tokens += outcome.response.usage.completion_tokens
+            if self._notes is not None:
+                self._take_notes(batch)
             await batch.writer.add(self._row(batch, index, outcome, started_at))
+
+    def _take_notes(self, batch: _Batch) -> None:
+        if self._notes is None:
+            return
+        for note in self._notes.take_notes():
+            if note in self.stats.warnings:
+                continue
+            self.stats.warnings.append(note)
+            if self._warn is not None:
+                self._warn(note)
+            elif batch.display is not None:
+                batch.display.note(note)
 
     def _row(self, batch: _Batch, index: int, outcome: _Outcome, started_at: float) -> Row:
         request = batch.requests[index]
@@ -380,21 +554,36 @@ class Runner:
                 else:
                     async with asyncio.timeout(self._timeout_s):
                         response = await self._backend.complete(request)
+                self._reach.answered()
                 return _Outcome(response, None, attempts)
             except BackendError as error:
                 if error.fatal:
                     raise _Fatal(str(error)) from None
-                if not error.retryable:
-                    return _Outcome(None, str(error), attempts)
                 message, delay = str(error), error.retry_after_s
+                if error.unreachable:
+                    stop = self._reach.stop_reason(error)
+                    if stop is not None:
+                        raise _Fatal(stop) from None
+                    delay = max(self._backoff(attempts), _UNREACHABLE_RETRY_S)
+                    if not self._reach.reached:
+                        # Not the request's fault: retry until it connects or the run stops.
+                        await asyncio.sleep(delay)
+                        continue
+                else:
+                    self._reach.answered()
+                    if not error.retryable:
+                        return _Outcome(None, message, attempts, message)
             except TimeoutError:
                 message, delay = f"no answer within {self._timeout_s:g} s", None
             except Exception as error:  # a backend bug fails its request, not the run
-                return _Outcome(None, redact(f"{type(error).__name__}: {error}"), attempts)
+                message = redact(f"{type(error).__name__}: {error}")
+                return _Outcome(None, message, attempts, message)
             if delay is not None and delay > MAX_RETRY_AFTER_S:
-                return _Outcome(None, f"{message} (server asked to wait {delay:.0f} s)", attempts)
+                error_text = f"{message} (server asked to wait {delay:.0f} s)"
+                return _Outcome(None, error_text, attempts, message)
             if attempts > self._max_retries:
-                return _Outcome(None, f"{message} (gave up after {attempts} attempts)", attempts)
+                error_text = f"{message} (gave up after {attempts} attempts)"
+                return _Outcome(None, error_text, attempts, message)
             await asyncio.sleep(delay if delay is not None else self._backoff(attempts))
 
     def _backoff(self, attempts: int) -> float:

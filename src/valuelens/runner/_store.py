@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from valuelens._errors import ValuelensError
+from valuelens._rundir import reason
 from valuelens.models import Response, TokenLogprob, Usage
 
 SCHEMA_VERSION = 1
@@ -130,32 +131,109 @@ class Store:
         ...     finished = store.lookup(keys)
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool | None = None) -> None:
         """Open (or create, with its parent folders) the store at `path`.
 
+        Args:
+            path: the SQLite file.
+            read_only: True opens an existing store for reading only; False requires write
+                access; None (the default) opens it for writing when it can and falls back to
+                reading an existing store that sits in a read-only folder or file, so a
+                finished run there can still be scored (`read_only` then tells which it got).
+
         Raises:
-            ValuelensError: if the file is not a valuelens store or is from a newer version.
+            ValuelensError: if the file is not a valuelens store or is from a newer version,
+                or cannot be opened as asked (e.g. a missing store in a read-only folder).
         """
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self.read_only = bool(read_only)
+        if read_only:
+            self._db = self._open_read_only()
+            return
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._setup()
-        except sqlite3.DatabaseError as error:
-            raise ValuelensError(f"cannot use {self.path} as a store: {error}") from None
+            self._db = self._open_for_writing()
+        except _CannotWrite as error:
+            if read_only is False or not self.path.is_file():
+                raise ValuelensError(
+                    f"cannot create or write the store {self.path}: {error}"
+                ) from None
+            self.read_only = True
+            self._db = self._open_read_only()
 
-    def _setup(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ValuelensError(f"{self.path} was written by a newer valuelens; upgrade it")
-        self._db.execute("PRAGMA journal_mode=WAL")
+    def _open_for_writing(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _CannotWrite(reason(exc)) from None
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.OperationalError as error:
+            raise _CannotWrite(_why_not_writable(self.path.parent, error)) from None
+        try:
+            self._setup(db)
+        except sqlite3.OperationalError as error:
+            db.close()
+            if _is_write_refusal(error):
+                raise _CannotWrite(_why_not_writable(self.path.parent, error)) from None
+            raise ValuelensError(f"cannot use {self.path} as a store: {error}") from None
+        except sqlite3.DatabaseError as error:
+            db.close()
+            raise ValuelensError(f"cannot use {self.path} as a store: {error}") from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _setup(self, db: sqlite3.Connection) -> None:
+        self._check_version(db)
+        db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a commit survives the process being killed (not a power cut), and
         # commits do not wait for fsync.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute(_CREATE)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=10000")
+        db.execute(_CREATE)
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _check_version(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ValuelensError(f"{self.path} was written by a newer valuelens; upgrade it")
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        # `mode=ro` reads the write-ahead log too; `immutable=1` is the fallback when even
+        # SQLite's shared-memory file cannot be created, safe only while no log is pending.
+        if not self.path.is_file():
+            raise ValuelensError(f"no store at {self.path} to read")
+        uri = self.path.resolve().as_uri()
+        try:
+            db = self._connect_checked(f"{uri}?mode=ro")
+        except sqlite3.OperationalError as error:
+            wal = self.path.with_name(self.path.name + "-wal")
+            if wal.is_file() and wal.stat().st_size > 0:
+                raise ValuelensError(
+                    f"cannot read the store {self.path} here ({error}): its write-ahead log "
+                    "was not merged and the folder is read-only; copy the run to a writable "
+                    "folder"
+                ) from None
+            db = self._connect_checked(f"{uri}?immutable=1")
+        return db
+
+    def _connect_checked(self, uri: str) -> sqlite3.Connection:
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            self._check_version(db)
+            db.execute("SELECT 1 FROM results LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            db.close()
+            raise
+        except sqlite3.DatabaseError as error:
+            db.close()
+            raise ValuelensError(f"cannot use {self.path} as a store: {error}") from None
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Response]:
         """The finished responses among `keys` (failed or unknown keys are absent)."""
@@ -183,7 +261,16 @@ class Store:
             yield from rows
 
     def write_rows(self, rows: list[Row]) -> None:
-        """Insert or update result rows in one transaction (the runner's write path)."""
+        """Insert or update result rows in one transaction (the runner's write path).
+
+        Raises:
+            ValuelensError: when the store was opened read-only.
+        """
+        if self.read_only:
+            raise ValuelensError(
+                f"the store {self.path} is read-only here; new results cannot be recorded "
+                "(copy the run to a writable folder to finish it)"
+            )
         with self._lock:
             self._db.execute("BEGIN")
             try:
@@ -232,6 +319,23 @@ class Store:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _CannotWrite(Exception):
+    """The store's folder or file refuses writes (the message says why)."""
+
+
+def _is_write_refusal(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "readonly" in text or "read-only" in text or "unable to open" in text
+
+
+def _why_not_writable(folder: Path, error: sqlite3.OperationalError) -> str:
+    """`read-only file system` or `permission denied` when the folder says so, else SQLite's."""
+    if not os.access(folder, os.W_OK):
+        read_only_fs = os.statvfs(folder).f_flag & os.ST_RDONLY
+        return "read-only file system" if read_only_fs else "permission denied"
+    return str(error)
 
 
 def _record(row: tuple[Any, ...]) -> ResultRecord:

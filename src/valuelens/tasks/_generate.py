@@ -227,7 +227,8 @@ def generate_task(
     """Configure action generation once; templates and variants are checked here.
 
     Args:
-        variants: variant ids (see `valuelens.prompts.select_variants`); default: variant 0.
+        variants: variant ids (see `valuelens.prompts.select_variants`); default: variant 5,
+            the one the authors generated the VIA set with.
             Several variants give several actions per side, told apart by `variant`.
         templates: a loaded template set; default: the built-in templates.
         taxonomy: the names and value definitions; default: the built-in taxonomy.

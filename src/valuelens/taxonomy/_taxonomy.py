@@ -1,20 +1,33 @@
+"""The taxonomy (values, countries, topics) and the one safe reader of YAML/JSON data files."""
+
 from __future__ import annotations
 
 import difflib
 import json
 import re
+from collections import Counter
+from collections.abc import Sequence
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from valuelens._errors import UnknownNameError, ValuelensError
 
 _SPACES = re.compile(r"\s+")
 Axis = Literal["country", "topic", "value"]
+_AXES = ("values", "countries", "topics")
+_MAX_NAME_CHARS = 200
+# Limits of a data file (taxonomy, scenarios, aliases): far above any real one, low enough that a
+# hostile file (deep nesting, a YAML alias bomb, gigabytes) fails fast with one line.
+_MAX_FILE_BYTES = 20_000_000
+_MAX_DEPTH = 32
+_MAX_NODES = 200_000
+_Model = TypeVar("_Model", bound=BaseModel)
+_MATCH_CHARS = 100  # longer unknown names get no "did you mean" (difflib is quadratic)
 
 
 def normalize_name(name: str) -> str:
@@ -22,13 +35,37 @@ def normalize_name(name: str) -> str:
     return _SPACES.sub(" ", str(name)).strip()
 
 
+def shown(value: object, limit: int = 60) -> str:
+    """A short, safe description of a value for one-line messages (never a dump of the input)."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= limit else value[:limit] + "...")
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if abs(value) < 10**30 else "a very large number"
+    if isinstance(value, list | tuple):
+        return f"a list of {len(value)} item(s)"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """Text squeezed onto one line and cut to `limit` characters."""
+    squeezed = " ".join(str(text).split())
+    return squeezed if len(squeezed) <= limit else squeezed[: limit - 3] + "..."
+
+
 class _Named(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    name: str
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = Field(max_length=_MAX_NAME_CHARS)
 
     @model_validator(mode="after")
     def _clean(self) -> _Named:
-        object.__setattr__(self, "name", normalize_name(self.name))
+        name = normalize_name(self.name)
+        if not name:
+            raise ValueError("a name is empty")
+        object.__setattr__(self, "name", name)
         return self
 
 
@@ -67,8 +104,8 @@ class Taxonomy(BaseModel):
             ("country", self.countries),
             ("topic", self.topics),
         ):
-            names = [item.name for item in items]
-            dupes = sorted({n for n in names if names.count(n) > 1})
+            counts = Counter(item.name for item in items)
+            dupes = sorted(name for name, count in counts.items() if count > 1)
             if dupes:
                 raise ValueError(f"duplicate {axis} names: {', '.join(dupes)}")
         return self
@@ -102,12 +139,14 @@ class Taxonomy(BaseModel):
         cleaned = normalize_name(name)
         if cleaned in known:
             return cleaned
-        close = difflib.get_close_matches(cleaned, known, n=3, cutoff=0.6)
+        close: list[str] = []
+        if len(cleaned) <= _MATCH_CHARS:
+            close = difflib.get_close_matches(cleaned, known, n=3, cutoff=0.6)
         if not close:
             folded = {k.casefold(): k for k in known}
             close = [folded[cleaned.casefold()]] if cleaned.casefold() in folded else []
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownNameError(f"unknown {axis} {name!r}{hint}")
+        raise UnknownNameError(f"unknown {axis} {shown(str(name))}{hint}")
 
     def resolve_country(self, name: str) -> str:
         """Canonical country name (see `resolve`)."""
@@ -138,54 +177,168 @@ class Taxonomy(BaseModel):
         return next((v.type for v in self.values if v.name == name), "")
 
     def extended(self, other: dict[str, Any], *, replace: bool = False) -> Taxonomy:
-        """A new taxonomy with `other`'s axes added (or, with `replace`, substituted)."""
-        data = self.model_dump()
-        for axis in ("values", "countries", "topics"):
-            if axis not in other:
+        """A new taxonomy with `other`'s axes added (or, with `replace`, substituted).
+
+        Items whose name is already present are skipped when adding.
+
+        Raises:
+            ValuelensError: `other` is not a valid taxonomy file (one line naming the entry).
+        """
+        return self._extended(other, replace=replace, source="the taxonomy extension")
+
+    def _extended(self, other: dict[str, Any], *, replace: bool, source: str) -> Taxonomy:
+        extra = _validated(_TaxonomyFile, other, f"invalid taxonomy in {source}")
+        axes: dict[str, Sequence[_Named]] = {
+            "values": self.values,
+            "countries": self.countries,
+            "topics": self.topics,
+        }
+        for axis in _AXES:
+            items: tuple[_Named, ...] | None = getattr(extra, axis)
+            if items is None:
                 continue
             if replace:
-                data[axis] = other[axis]
+                axes[axis] = items
             else:
-                existing = {normalize_name(i["name"]) for i in data[axis]}
-                data[axis] = list(data[axis]) + [
-                    i for i in _as_items(other[axis]) if normalize_name(i["name"]) not in existing
-                ]
-        data["version"] = other.get("version", f"{self.version}+custom")
-        return _validated(data, "the merged taxonomy")
+                existing = {item.name for item in axes[axis]}
+                axes[axis] = [*axes[axis], *(i for i in items if i.name not in existing)]
+        version = extra.version if extra.version is not None else f"{self.version}+custom"
+        return _validated(Taxonomy, {"version": version, **axes}, f"invalid taxonomy in {source}")
 
 
-def _as_items(items: list[Any]) -> list[dict[str, Any]]:
-    return [{"name": i} if isinstance(i, str) else dict(i) for i in items]
+def _names_as_items(items: object) -> object:
+    """Let a list give bare names (`- Honest`) for `{name: Honest}`."""
+    if isinstance(items, list | tuple):
+        return [{"name": i} if isinstance(i, str) else i for i in items]
+    return items
 
 
-def _validated(data: dict[str, Any], source: str) -> Taxonomy:
-    for axis in ("values", "countries", "topics"):
-        if axis in data:
-            data[axis] = _as_items(data[axis])
+class _TaxonomyFile(BaseModel):
+    """What a user's taxonomy file may hold: any of the three axes and a version."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    version: str | None = None
+    values: tuple[Value, ...] | None = None
+    countries: tuple[Country, ...] | None = None
+    topics: tuple[Topic, ...] | None = None
+
+    @field_validator("values", "countries", "topics", mode="before")
+    @classmethod
+    def _bare_names(cls, items: object) -> object:
+        return _names_as_items(items)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, version: object) -> object:
+        is_number = isinstance(version, int | float) and not isinstance(version, bool)
+        return str(version) if is_number else version
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    """A pydantic error location as `countries[2].label`."""
+    where = ""
+    for step in loc:
+        where += f"[{step}]" if isinstance(step, int) else (f".{step}" if where else str(step))
+    return where
+
+
+_ITEMS = {"Value", "Country", "Topic"}
+_PLAIN_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "missing",
+    "model_type": "expected a mapping",
+    "dict_type": "expected a mapping",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "string_type": "expected text",
+}
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """The first problem of a pydantic error as one line: where, what, and what was found."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    message = _PLAIN_MESSAGES.get(first["type"], str(first["msg"]).removeprefix("Value error, "))
+    if first["type"] == "model_type" and first.get("ctx", {}).get("class_name") in _ITEMS:
+        message = "expected a name or a mapping with 'name'"
+    where = _location(first["loc"])
+    found = f" (found {shown(first['input'])})" if first["type"] != "value_error" else ""
+    more = f"; {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""
+    return one_line(f"{where + ': ' if where else ''}{message}{found}{more}", 400)
+
+
+def _validated(model: type[_Model], data: object, context: str) -> _Model:
     try:
-        return Taxonomy.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValuelensError(f"invalid taxonomy in {source}: {where}: {first['msg']}") from None
+        raise ValuelensError(f"{context}: {describe_validation_error(exc)}") from None
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _check_shape(data: object, source: str) -> None:
+    """Refuse a tree nested too deeply or too large (YAML aliases count at every use)."""
+    stack: list[tuple[object, int]] = [(data, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if depth > _MAX_DEPTH:
+            raise ValuelensError(f"{source} is nested more than {_MAX_DEPTH} levels deep")
+        nodes += len(children)
+        if nodes > _MAX_NODES:
+            raise ValuelensError(
+                f"{source} holds more than {_MAX_NODES:,} entries (YAML aliases count at each use)"
+            )
+        stack.extend((child, depth + 1) for child in children)
+
+
+def read_mapping_file(path: Path, what: str) -> dict[str, Any]:
+    """Read a YAML (or, for `.json`, JSON) file that must hold a mapping, with one-line errors.
+
+    Args:
+        path: the file.
+        what: what it holds, for messages ("taxonomy", "scenarios").
+
+    Raises:
+        ValuelensError: unreadable, not UTF-8, not valid YAML/JSON, not a mapping, nested too
+            deeply or too large.
+    """
+    label = f"{what} file {path}"
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > _MAX_FILE_BYTES:
+            raise ValuelensError(f"{label} is larger than {_MAX_FILE_BYTES:,} bytes")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise ValuelensError(f"cannot read taxonomy file {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ValuelensError(f"taxonomy file {path} is not UTF-8 text") from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ValuelensError(f"taxonomy file {path} is not valid YAML/JSON: {exc}") from None
-    if not isinstance(data, dict):
+        raise ValuelensError(f"cannot read {label}: {exc.strerror or type(exc).__name__}") from None
+    except UnicodeDecodeError as exc:
         raise ValuelensError(
-            f"taxonomy file {path} must hold a mapping with values/countries/topics"
-        )
+            f"{label} is not UTF-8 text (bad byte at offset {exc.start}); re-save it as UTF-8"
+        ) from None
+    syntax = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    try:
+        data = json.loads(text) if syntax == "JSON" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ValuelensError(f"{label} is not valid {syntax}: {_syntax_problem(exc)}") from None
+    except RecursionError:
+        raise ValuelensError(f"{label} is nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # a date or number YAML matched but cannot build
+        raise ValuelensError(
+            f"{label} holds a value that cannot be read: {one_line(exc)}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValuelensError(f"{label} must hold a mapping (key: value lines), not {shown(data)}")
+    _check_shape(data, label)
     return data
+
+
+def _syntax_problem(exc: Exception) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return one_line(
+            f"{exc.problem or exc.context} (line {mark.line + 1}, column {mark.column + 1})"
+        )
+    return one_line(exc)
 
 
 def load_taxonomy(path: str | Path | None = None, *, replace: bool = False) -> Taxonomy:
@@ -195,9 +348,17 @@ def load_taxonomy(path: str | Path | None = None, *, replace: bool = False) -> T
         path: a file with any of the keys `values`, `countries`, `topics` (lists of names or
             mappings with `name` and optional `type`/`definition`/`label`), and `version`.
         replace: substitute the axes present in the file instead of appending to them.
+
+    Raises:
+        ValuelensError: the file cannot be read or does not have that shape; the message names
+            the file and the first offending entry (e.g. `countries[0]`).
     """
     builtin = resources.files("valuelens.taxonomy").joinpath("taxonomy.yaml").read_text("utf-8")
-    base = _validated(yaml.safe_load(builtin), "the built-in taxonomy")
+    data = yaml.safe_load(builtin)
+    for axis in _AXES:
+        data[axis] = _names_as_items(data[axis])
+    base: Taxonomy = _validated(Taxonomy, data, "invalid built-in taxonomy")
     if path is None:
         return base
-    return base.extended(_read_file(Path(path)), replace=replace)
+    path = Path(path)
+    return base._extended(read_mapping_file(path, "taxonomy"), replace=replace, source=str(path))
