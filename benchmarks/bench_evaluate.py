@@ -25,18 +25,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import _common  # noqa: F401  (puts tests/ on sys.path)
+from support import evaluate_run
+from support.fake_server import spawn_server
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "fake"
@@ -90,35 +92,26 @@ async def _bare(payloads: Path, base_url: str, concurrency: int) -> dict[str, in
 
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        str(Path(__file__).with_name("_fake_server.py")),
+    return spawn_server(
         f"--latency={args.latency}",
         f"--p429={args.p429}",
         f"--p500={args.p500}",
         f"--retry-after={args.retry_after}",
         f"--seed={args.seed}",
-    ]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    port = int(server.stdout.readline().split()[1])
-    return server, f"http://127.0.0.1:{port}/v1"
+    )
 
 
 def write_via(path: Path) -> None:
     from valuelens.taxonomy import load_taxonomy
 
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["country", "topic", "value", "polarity", "action"])
-        for value in (v.name for v in load_taxonomy().values):
-            name = value.lower()
-            writer.writerow(
-                [COUNTRY, TOPIC, value, "positive", f"I give my weekend to {name} in my town."]
-            )
-            writer.writerow(
-                [COUNTRY, TOPIC, value, "negative", f"I ignore {name} when it costs me time."]
-            )
+    actions = {
+        value: (
+            f"I give my weekend to {value.lower()} in my town.",
+            f"I ignore {value.lower()} when it costs me time.",
+        )
+        for value in (v.name for v in load_taxonomy().values)
+    }
+    evaluate_run.write_via(path, COUNTRY, TOPIC, actions, explanations=None)
 
 
 def build_payloads(via: Path, base_url: str, path: Path) -> list[str]:
@@ -127,9 +120,9 @@ def build_payloads(via: Path, base_url: str, path: Path) -> list[str]:
     Public APIs only, with `EvaluateConfig`'s defaults; the first round checks that valuelens
     stored exactly these keys.
     """
-    from valuelens._evaluate import EvaluateConfig
     from valuelens.data import load_via
     from valuelens.models import OpenAIBackend
+    from valuelens.pipeline import EvaluateConfig
     from valuelens.runner import request_key
     from valuelens.tasks import action_task, stated_task
     from valuelens.taxonomy import load_taxonomy
@@ -154,28 +147,9 @@ def launcher(args: argparse.Namespace, program: str, *rest: str) -> list[str]:
 
 
 def evaluate_args(args: argparse.Namespace, base_url: str, via: Path, out: Path) -> list[str]:
-    return [
-        "evaluate",
-        "--model",
-        f"openai:{MODEL}",
-        "--base-url",
-        base_url,
-        "--via",
-        str(via),
-        "--countries",
-        COUNTRY,
-        "--topics",
-        TOPIC,
-        "--variants",
-        "all",
-        "--stated-variants",
-        "all",
-        "--concurrency",
-        str(args.concurrency),
-        "--no-report",
-        "--out",
-        str(out),
-    ]
+    return evaluate_run.evaluate_args(
+        base_url, via, out, country=COUNTRY, topic=TOPIC, concurrency=args.concurrency
+    )
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from functools import partial
@@ -22,8 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "report"))
+from _common import best_of  # first: it puts tests/report on sys.path
 
+# isort: split
 from report_runfactory import (
     grid,
     reference_pairs,
@@ -36,15 +36,6 @@ from report_runfactory import (
 from valuelens.report._html import render_report
 
 MODELS = ("gpt-4o-mini", "Llama-3.3-70B-Instruct")
-
-
-def best_of(repeat: int, fn) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def make_runs(base: Path, reference: Path | None, items: bool) -> list[Path]:

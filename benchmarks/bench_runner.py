@@ -27,6 +27,8 @@ from pathlib import Path
 
 import openai
 
+import _common  # noqa: F401  (puts tests/ on sys.path)
+from support.fake_server import spawn_server
 from valuelens.models import Message, OpenAIBackend, Request
 from valuelens.runner import Runner, Store
 
@@ -64,20 +66,15 @@ def make_requests(n: int, salt: str) -> list[Request]:
 
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
-    command = [
-        sys.executable,
-        str(Path(__file__).with_name("_fake_server.py")),
+    options = [
         f"--latency={args.latency}",
         f"--p429={args.p429}",
         f"--p500={args.p500}",
         f"--retry-after={args.retry_after}",
     ]
     if args.retry_after_ms != "none":
-        command.append(f"--retry-after-ms={args.retry_after_ms}")
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert server.stdout is not None
-    port = int(server.stdout.readline().split()[1])
-    return server, f"http://127.0.0.1:{port}/v1"
+        options.append(f"--retry-after-ms={args.retry_after_ms}")
+    return spawn_server(*options)
 
 
 async def bare_loop(base_url: str, requests: list[Request], concurrency: int) -> Phase:

@@ -9,12 +9,12 @@ data are synthetic (seeded), so the benchmark needs no reference files.
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
+from _common import best_of
 from valuelens.metrics import score_value_action
 from valuelens.taxonomy import load_taxonomy
 
@@ -45,15 +45,6 @@ def naive(stated: pd.DataFrame, choices: pd.DataFrame, resamples: int) -> float:
     rng = np.random.default_rng(0)
     boot = [np.mean(rng.choice(f1s, len(f1s))) for _ in range(resamples)]
     return float(np.mean(f1s) + 0 * np.mean(boot))
-
-
-def best_of(repeat: int, fn) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: the authors' reference data (tests only, never copied into the repo)."""
+"""Shared fixtures: the authors' reference data (tests only, never in the repo) and a dummy key."""
 
 from __future__ import annotations
 
@@ -26,3 +26,12 @@ def reference_dir() -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture
+def dummy_openai_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fake key, so a developer's real key can never reach a local server."""
+    key = "sk-valuelens-test-dummy"
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    return key

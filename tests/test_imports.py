@@ -56,17 +56,18 @@ def test_the_exception_is_available_without_importing_anything_heavy() -> None:
 
 
 def test_public_names_resolve_to_their_definitions() -> None:
-    from valuelens._api import score
+    from valuelens import _api
     from valuelens._errors import ValuelensError
     from valuelens.data import load_choices, load_stated
     from valuelens.taxonomy import load_taxonomy
 
+    stages = ("compare", "compass", "compass_score", "evaluate", "predict", "report", "score")
     expected = {
         "ValuelensError": ValuelensError,
         "load_choices": load_choices,
         "load_stated": load_stated,
         "load_taxonomy": load_taxonomy,
-        "score": score,
+        **{name: getattr(_api, name) for name in stages},
     }
     assert sorted(valuelens.__all__) == sorted(expected) == valuelens.__all__
     for name, obj in expected.items():
@@ -80,6 +81,21 @@ def test_star_import_and_unknown_names() -> None:
     assert set(valuelens.__all__) <= set(namespace)
     with pytest.raises(AttributeError, match="has no attribute 'no_such_name'"):
         _ = valuelens.no_such_name  # type: ignore[attr-defined]
+
+
+def test_report_stays_the_function_when_the_report_subpackage_is_imported() -> None:
+    # The subpackage `valuelens.report` is imported first, as any stage does; the import
+    # system would otherwise bind it over the function of the same name.
+    code = (
+        "import json, valuelens\n"
+        "from valuelens.report import render_report\n"
+        "import valuelens.report._compare\n"
+        "from valuelens import report\n"
+        "print(json.dumps({'callable': callable(valuelens.report),\n"
+        "                  'same': report is valuelens.report,\n"
+        "                  'module': valuelens.report.__module__}))"
+    )
+    assert _run(code) == {"callable": True, "same": True, "module": "valuelens._api"}
 
 
 def test_first_use_imports_the_stage_it_needs() -> None:

@@ -106,7 +106,7 @@ def test_the_cli_refuses_a_directory_in_use(tmp_path: Path, reference_dir: Path)
 
 
 def test_evaluate_takes_the_lock_before_anything_is_sent(tmp_path: Path) -> None:
-    from valuelens._evaluate import EvaluateConfig, evaluate
+    from valuelens.pipeline import EvaluateConfig, evaluate
 
     run = tmp_path / "run"
     holder = start_holder(run)
@@ -128,8 +128,7 @@ def test_evaluate_takes_the_lock_before_anything_is_sent(tmp_path: Path) -> None
 
 
 def test_compass_and_predict_runs_take_the_lock(tmp_path: Path) -> None:
-    from valuelens.cli._compass import collect_compass_answers
-    from valuelens.cli._predict import run_predictions
+    from valuelens.pipeline import collect_compass_answers, run_predictions
 
     run = tmp_path / "run"
     holder = start_holder(run)

@@ -8,7 +8,6 @@ answers every other request with unreadable text.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -24,7 +23,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from _fake_server import GARBAGE_TEXTS, FakeServer, FaultConfig, serve_in_thread
+from support import evaluate_run
+from support.evaluate_run import read_summary, scores, write_via
+from support.fake_server import GARBAGE_TEXTS, FakeServer, FaultConfig, serve_in_thread
 from valuelens.cli import app
 from valuelens.runner import Store
 from valuelens.taxonomy import load_taxonomy
@@ -45,18 +46,16 @@ def via_csv(tmp_path: Path) -> Path:
     """A tidy VIA table for one scenario: 56 values x 2 polarities."""
     values = [v.name for v in load_taxonomy().values]
     assert len(values) == N_VALUES
-    path = tmp_path / "via.csv"
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["country", "topic", "value", "polarity", "action", "explanation"])
-        for value in values:
-            positive = f"I volunteer every weekend in a way that puts {value.lower()} first."
-            negative = f"I skip the local meeting and ignore {value.lower()} entirely."
-            if value == SCRIPTED_VALUE:
-                positive += f" {SCRIPT}"
-            writer.writerow([COUNTRY, TOPIC, value, "positive", positive, "It shows the value."])
-            writer.writerow([COUNTRY, TOPIC, value, "negative", negative, "It resists it."])
-    return path
+    actions = {
+        value: (
+            f"I volunteer every weekend in a way that puts {value.lower()} first."
+            + (f" {SCRIPT}" if value == SCRIPTED_VALUE else ""),
+            f"I skip the local meeting and ignore {value.lower()} entirely.",
+        )
+        for value in values
+    }
+    explanations = ("It shows the value.", "It resists it.")
+    return write_via(tmp_path / "via.csv", COUNTRY, TOPIC, actions, explanations=explanations)
 
 
 def _server(config: FaultConfig) -> Iterator[FakeServer]:
@@ -79,28 +78,9 @@ def garbage_server() -> Iterator[FakeServer]:
 
 
 def evaluate_args(server: FakeServer, via: Path, out: Path) -> list[str]:
-    return [
-        "evaluate",
-        "--model",
-        "openai:fake",
-        "--base-url",
-        server.base_url,
-        "--via",
-        str(via),
-        "--countries",
-        COUNTRY,
-        "--topics",
-        TOPIC,
-        "--variants",
-        "all",
-        "--stated-variants",
-        "all",
-        "--concurrency",
-        "32",
-        "--no-report",
-        "--out",
-        str(out),
-    ]
+    return evaluate_run.evaluate_args(
+        server.base_url, via, out, country=COUNTRY, topic=TOPIC, concurrency=32
+    )
 
 
 def evaluate(server: FakeServer, via: Path, out: Path) -> dict[str, Any]:
@@ -110,8 +90,7 @@ def evaluate(server: FakeServer, via: Path, out: Path) -> dict[str, Any]:
         result.exception,
     )
     assert result.exit_code == 0, result.output
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text())
-    return summary
+    return read_summary(out)
 
 
 def stored(out: Path) -> list[Any]:
@@ -121,15 +100,6 @@ def stored(out: Path) -> list[Any]:
 
 def distinct(bodies: list[dict[str, Any]]) -> set[str]:
     return {json.dumps([b["messages"], b.get("seed")], sort_keys=True) for b in bodies}
-
-
-def scores(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary without what describes the run itself (what was sent or cached)."""
-    return {
-        k: v
-        for k, v in summary.items()
-        if k not in ("usage", "usage_last_invocation", "invocations")
-    }
 
 
 def test_all_variants_with_faults_then_fully_cached(

@@ -1,6 +1,6 @@
 """Runs whose requests fail for good say so: exit status 3, one line, `complete: false`, a banner.
 
-The fake OpenAI-compatible server (benchmarks/_fake_server.py) follows a per-prompt script:
+The fake OpenAI-compatible server (tests/support/fake_server.py) follows a per-prompt script:
 a prompt holding `<<faults:429,...>>` gets those faults on its first attempts. With seven 429s
 (Retry-After: 0, so no waiting) such a request uses up the runner's 1 + 6 attempts and fails;
 on the next invocation the script is spent and the same request succeeds.
@@ -8,20 +8,18 @@ on the next invocation the script is spent and the same request succeeds.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from _fake_server import FakeServer, FaultConfig, serve_in_thread
+from support.evaluate_run import evaluate_args, read_summary, write_via
+from support.fake_server import FakeServer, FaultConfig, serve_in_thread
 from valuelens.cli import app
 
 COUNTRY = "United States"
@@ -44,52 +42,32 @@ def server() -> Iterator[FakeServer]:
 @pytest.fixture
 def via_csv(tmp_path: Path) -> Path:
     """Three pairs; every Task 2 prompt of the Wealth pair carries a script that outlasts retries."""
-    path = tmp_path / "via.csv"
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["country", "topic", "value", "polarity", "action", "explanation"])
-        for value in VALUES:
-            positive = f"I give a weekend to a project that puts {value.lower()} first."
-            negative = f"I skip the meeting about {value.lower()} and do something else."
-            if value == FAILING_VALUE:
-                positive += f" {OUTLAST_RETRIES}"
-            writer.writerow([COUNTRY, TOPIC, value, "positive", positive, "It shows it."])
-            writer.writerow([COUNTRY, TOPIC, value, "negative", negative, "It resists it."])
-    return path
+    actions = {
+        value: (
+            f"I give a weekend to a project that puts {value.lower()} first."
+            + (f" {OUTLAST_RETRIES}" if value == FAILING_VALUE else ""),
+            f"I skip the meeting about {value.lower()} and do something else.",
+        )
+        for value in VALUES
+    }
+    return write_via(tmp_path / "via.csv", COUNTRY, TOPIC, actions)
 
 
 def _evaluate(server: FakeServer, via: Path, out: Path) -> subprocess.CompletedProcess[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "valuelens",
-        "evaluate",
-        "--model",
-        "openai:fake",
-        "--base-url",
+    args = evaluate_args(
         server.base_url,
-        "--via",
-        str(via),
-        "--countries",
-        COUNTRY,
-        "--topics",
-        TOPIC,
-        "--values",
-        ",".join(VALUES),
-        "--variants",
-        "all",
-        "--concurrency",
-        "8",
-        "--out",
-        str(out),
-    ]
+        via,
+        out,
+        country=COUNTRY,
+        topic=TOPIC,
+        values=VALUES,
+        stated_variants=None,
+        concurrency=8,
+        report=True,
+    )
+    command = [sys.executable, "-m", "valuelens", *args]
     env = {**os.environ, "COLUMNS": "80"}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-
-
-def _summary(out: Path) -> dict[str, Any]:
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    return summary
 
 
 def test_failed_requests_exit_3_and_a_rerun_completes(
@@ -109,7 +87,7 @@ def test_failed_requests_exit_3_and_a_rerun_completes(
     assert lines[0].startswith("warning: ") and lines[0].endswith("rerun to retry them")
     assert server.stats.faults == {"429": N_VARIANTS * ATTEMPTS}
 
-    summary = _summary(out)
+    summary = read_summary(out)
     assert summary["complete"] is False
     assert summary["requests_failed_by_stage"] == {"action": N_VARIANTS}
     assert expected in summary["incomplete"]
@@ -133,7 +111,7 @@ def test_failed_requests_exit_3_and_a_rerun_completes(
 
     assert second.returncode == 0, second.stderr
     assert "requests failed" not in second.stderr
-    summary = _summary(out)
+    summary = read_summary(out)
     assert summary["complete"] is True and summary["requests_failed_by_stage"] == {}
     assert "incomplete" not in summary
     assert summary["parse_status_action"] == {"ok": N_ACTION}
@@ -157,7 +135,7 @@ def test_failed_requests_exit_3_and_a_rerun_completes(
     # A fully cached third invocation adds cached requests, never tokens.
     third = _evaluate(server, via_csv, out)
     assert third.returncode == 0, third.stderr
-    summary = _summary(out)
+    summary = read_summary(out)
     assert summary["invocations"] == 3
     assert summary["usage_last_invocation"]["requests_sent"] == 0
     assert summary["usage_last_invocation"]["prompt_tokens"] == 0
@@ -248,14 +226,14 @@ def test_compass_run_with_failed_requests_exits_3(
     assert (
         "2 of 4 requests failed after 7 attempts (compass 2; most often: HTTP 429" in result.output
     )
-    summary = _summary(out)
+    summary = read_summary(out)
     assert summary["complete"] is False
     assert summary["requests_failed_by_stage"] == {"compass": 2}
     assert summary["n_failed_requests"] == 2
 
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
-    summary = _summary(out)
+    summary = read_summary(out)
     assert summary["complete"] is True and summary["invocations"] == 2
     assert summary["usage"]["requests_sent"] == 4 + 2
     assert summary["usage_last_invocation"]["requests_cached"] == 2

@@ -7,8 +7,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
-from valuelens._completeness import Completeness, accumulated_usage
 from valuelens.models import Message, Request, Response, Usage
+from valuelens.pipeline import Completeness, accumulated_usage
 from valuelens.report._load import Run
 from valuelens.runner import RunResult
 

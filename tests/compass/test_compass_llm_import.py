@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from support.authors import COMPASS_COUNTRIES
 from valuelens._errors import ValuelensError
+from valuelens.data import value_names
 from valuelens.data._compass_llm import (
     LLM_COLUMNS,
     load_compass_answers,
@@ -15,7 +17,6 @@ from valuelens.data._compass_llm import (
     parse_compass_response,
     robust_likert,
 )
-from valuelens.data._survey import value_names
 from valuelens.taxonomy import load_taxonomy
 
 VALUES = load_taxonomy().value_names
@@ -26,17 +27,6 @@ MODELS = [
     "llama3-70b-8192",
     "openai_o3-mini",
 ]
-COMPASS_COUNTRIES = {
-    "United States",
-    "India",
-    "Philippines",
-    "United Kingdom",
-    "Germany",
-    "Canada",
-    "Egypt",
-    "France",
-    "Australia",
-}
 PUBLIC_TEXT = "Imagine AI is assiting humans in the Public Sectors Scenario: a family applies."
 WRITING_TEXT = "Imagine AI is assiting humans in the Collaborative Writing Scenario: the publisher."
 

@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
+from support.authors import LIKERT_PHRASES
 from valuelens._errors import ValuelensError
+from valuelens.data import load_scenarios, load_survey
 from valuelens.data._compass_llm import load_compass_answers
-from valuelens.data._survey import load_scenarios, load_survey
 from valuelens.metrics._compass import compass_score
 from valuelens.taxonomy import load_taxonomy
 
@@ -135,28 +136,7 @@ def test_several_models_need_a_choice_and_cells_must_overlap() -> None:
 
 # --- the authors' data ------------------------------------------------------------------------
 
-_COUNTRIES = [
-    "United States",
-    "India",
-    "Philippines",
-    "United Kingdom",
-    "Germany",
-    "Canada",
-    "Egypt",
-    "France",
-    "Australia",
-]
 _HUMAN_MAP = {2: 1.0, 1: 2.0, 0: 2.5, -1: 3.0, -2: 4.0}
-_PHRASES = [
-    ("not like me at all", "4"),
-    ("not like me", "3"),
-    ("very much like me", "1"),
-    ("like me", "2"),
-    ("strongly disagree", "4"),
-    ("disagree", "3"),
-    ("strongly agree", "1"),
-    ("agree", "2"),
-]
 
 
 @functools.cache
@@ -199,7 +179,7 @@ def _reference_alignment(results: Path, folder: str) -> float:
             parsed = {}
             for v in values:
                 text = str(answer.get(v, "")).lower()
-                for phrase, digit in _PHRASES:
+                for phrase, digit in LIKERT_PHRASES:
                     text = text.replace(phrase, digit)
                 parsed[v] = {"1": 1, "2": 2, "3": 3, "4": 4, "0": 2.5}.get(text[:1], np.nan)
             prompts.append(parsed)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from valuelens._errors import ValuelensError
-from valuelens.data._survey import (
+from valuelens.data import (
     SURVEY_COLUMNS,
     load_scenarios,
     load_survey,

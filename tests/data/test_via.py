@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from valuelens._errors import ValuelensError
-from valuelens.data._via import load_via, parse_action_text, validate_via, via_pairs
+from valuelens.data import load_via, parse_action_text, validate_via, via_pairs
 from valuelens.taxonomy import load_taxonomy
 
 RELEASE = Path("outputs/data_release/value_action_gap_full_data_generation.csv")

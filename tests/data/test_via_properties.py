@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from valuelens.data._via import parse_action_text
+from valuelens.data import parse_action_text
 
 KEYS = ("Human Action", "Feature Attributions", "Natural Language Explanation")
 

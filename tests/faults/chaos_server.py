@@ -1,7 +1,7 @@
-"""A chaos HTTP server on 127.0.0.1: the fake OpenAI-compatible server of the benchmarks, plus
+"""A chaos HTTP server on 127.0.0.1: the fake OpenAI-compatible server of tests/support, plus
 the ways real servers and proxies misbehave.
 
-`ChaosServer` extends `benchmarks/_fake_server.FakeServer` (same HTTP handling, same answers:
+`ChaosServer` extends `tests/support/fake_server.FakeServer` (same HTTP handling, same answers:
 a valid instance of the request's JSON schema, picked by a hash of the prompt, so a request
 answered after any number of faults gets exactly the answer a clean server gives). It adds these
 fault kinds (`FAULT_KINDS`):
@@ -31,7 +31,6 @@ Faults come from two sources, counted per distinct last message:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import email.utils
 import json
@@ -39,13 +38,12 @@ import random
 import re
 import socket
 import struct
-import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from _fake_server import FakeServer, FaultConfig, _chat_body, _Connection
+from support.fake_server import FakeServer, FaultConfig, _chat_body, _Connection, run_in_thread
 
 _CHAOS_SCRIPT = re.compile(r"<<chaos:([a-z0-9,]*)>>")
 
@@ -225,24 +223,5 @@ def _reset(conn: _Connection) -> None:
 @contextlib.contextmanager
 def chaos_in_thread(chaos: ChaosConfig) -> Iterator[ChaosServer]:
     """Run a chaos server on its own event loop in a background thread (for any client)."""
-    loop = asyncio.new_event_loop()
-    server = ChaosServer(chaos)
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(server.start())
-        ready.set()
-        loop.run_forever()
-        loop.run_until_complete(server.close())
-        loop.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    if not ready.wait(30):
-        raise RuntimeError("the chaos server did not start")
-    try:
+    with run_in_thread(ChaosServer(chaos)) as server:
         yield server
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)

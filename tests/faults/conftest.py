@@ -5,16 +5,9 @@ Shared helpers and the scenario are in fault_run.py, the chaos server in chaos_s
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import httpx2  # noqa: F401  (imported now, not inside the first request's time limit)
 import openai  # noqa: F401
 import pytest
-
-# The fake server lives with the benchmarks that also use it; the chaos server builds on it.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
 from fault_run import (
     DUMMY_KEY,
     N_REQUESTS,
@@ -22,12 +15,12 @@ from fault_run import (
     Baseline,
     answers,
     evaluate_in_process,
-    read_summary,
     response_tables,
     write_via,
 )
 
-from _fake_server import FaultConfig, serve_in_thread
+from support.evaluate_run import read_summary
+from support.fake_server import FaultConfig, serve_in_thread
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ faults or kills it went through.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sqlite3
@@ -22,6 +21,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from support import evaluate_run
 from valuelens.cli import app
 
 COUNTRY = "United States"
@@ -32,8 +32,6 @@ N_STATED = N_VARIANTS
 N_ACTION = len(VALUES) * N_VARIANTS
 N_REQUESTS = N_STATED + N_ACTION
 DUMMY_KEY = "sk-valuelens-faults-dummy-key"
-# What describes an invocation rather than the scores (what was sent, cached or failed).
-RUN_ONLY_KEYS = ("usage", "usage_last_invocation", "invocations")
 
 
 # Fault scripts carried in the actions' text: every Task 2 prompt shows both actions of a pair,
@@ -51,46 +49,21 @@ SCRIPTED_KINDS = {k for pair in SCRIPTS.values() for s in pair for k in s[8:-2].
 
 def write_via(path: Path) -> Path:
     """A tidy VIA table for the slice, with the fault scripts in the actions' text."""
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["country", "topic", "value", "polarity", "action", "explanation"])
-        for value in VALUES:
-            for_it, against_it = SCRIPTS[value]
-            positive = f"I give a weekend to a project that puts {value.lower()} first. {for_it}"
-            negative = (
-                f"I skip the meeting about {value.lower()} and do something else. {against_it}"
-            )
-            writer.writerow([COUNTRY, TOPIC, value, "positive", positive, "It shows it."])
-            writer.writerow([COUNTRY, TOPIC, value, "negative", negative, "It resists it."])
-    return path
+    actions = {
+        value: (
+            f"I give a weekend to a project that puts {value.lower()} first. {for_it}",
+            f"I skip the meeting about {value.lower()} and do something else. {against_it}",
+        )
+        for value, (for_it, against_it) in ((v, SCRIPTS[v]) for v in VALUES)
+    }
+    return evaluate_run.write_via(path, COUNTRY, TOPIC, actions)
 
 
 def evaluate_args(base_url: str, via: Path, out: Path, *, concurrency: int = 8) -> list[str]:
     """The `valuelens evaluate` arguments of the suite (no report: it is tested elsewhere)."""
-    return [
-        "evaluate",
-        "--model",
-        "openai:fake",
-        "--base-url",
-        base_url,
-        "--via",
-        str(via),
-        "--countries",
-        COUNTRY,
-        "--topics",
-        TOPIC,
-        "--values",
-        ",".join(VALUES),
-        "--variants",
-        "all",
-        "--stated-variants",
-        "all",
-        "--concurrency",
-        str(concurrency),
-        "--no-report",
-        "--out",
-        str(out),
-    ]
+    return evaluate_run.evaluate_args(
+        base_url, via, out, country=COUNTRY, topic=TOPIC, values=VALUES, concurrency=concurrency
+    )
 
 
 def subprocess_env() -> dict[str, str]:
@@ -125,26 +98,16 @@ def evaluate_in_process(base_url: str, via: Path, out: Path) -> InProcessResult:
 
 def patch_runner(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> None:
     """Make `evaluate` build its runner with `settings` (short timeouts and backoff)."""
-    import valuelens._evaluate as evaluate_module
+    import valuelens.pipeline._session as session_module
 
-    current = getattr(evaluate_module, "Runner")  # noqa: B009  (not re-exported there)
+    current = getattr(session_module, "Runner")  # noqa: B009  (not re-exported there)
     real = getattr(current, "real_runner", current)
 
     def make(*args: Any, **kwargs: Any) -> Any:
         return real(*args, **{**kwargs, **settings})
 
     make.real_runner = real  # type: ignore[attr-defined]
-    monkeypatch.setattr(evaluate_module, "Runner", make)
-
-
-def read_summary(out: Path) -> dict[str, Any]:
-    summary: dict[str, Any] = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    return summary
-
-
-def scores(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary without what describes one invocation."""
-    return {k: v for k, v in summary.items() if k not in RUN_ONLY_KEYS}
+    monkeypatch.setattr(session_module, "Runner", make)
 
 
 def store_rows(out: Path) -> list[tuple[str, int, str | None, str | None]]:

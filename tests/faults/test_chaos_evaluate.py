@@ -26,12 +26,11 @@ from fault_run import (
     evaluate_in_process,
     leftover_temp_files,
     patch_runner,
-    read_summary,
-    scores,
     store_rows,
 )
 
-from _fake_server import FaultConfig
+from support.evaluate_run import read_summary, scores
+from support.fake_server import FaultConfig
 
 TIMEOUT_S = 1.5
 FAST = {"timeout_s": TIMEOUT_S, "backoff_s": 0.01, "max_backoff_s": 0.05}

@@ -24,7 +24,7 @@ from chaos_server import (
 )
 from fault_run import DUMMY_KEY
 
-from _fake_server import FakeServer, FaultConfig
+from support.fake_server import FakeServer, FaultConfig
 from valuelens.models import Message, OpenAIBackend, Request
 from valuelens.runner import Runner, Store
 

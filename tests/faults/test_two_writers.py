@@ -18,13 +18,12 @@ from fault_run import (
     assert_same_tables,
     evaluate_command,
     leftover_temp_files,
-    read_summary,
-    scores,
     store_rows,
     subprocess_env,
 )
 
-from _fake_server import FaultConfig, serve_in_thread
+from support.evaluate_run import read_summary, scores
+from support.fake_server import FaultConfig, serve_in_thread
 from valuelens._rundir import LOCK_NAME
 
 CONCURRENCY = 2

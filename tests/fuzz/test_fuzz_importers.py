@@ -131,7 +131,7 @@ def test_via_tidy(data: bytes, name: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Task 1 and Task 2 (data/_results.py, data/_likert.py: owned by H2; failures are reported)
+# Task 1 and Task 2 (data/_stated.py, data/_choices.py, data/_rows.py, data/_likert.py)
 
 
 def test_task1_raw(seed_text: Callable[[str, int], str]) -> None:

@@ -332,7 +332,7 @@ FAILED_CHOICES = _choices([("France", "Religion", "Honest", v, None) for v in ra
 def test_metrics_cope_with_missing_answers(stated, choices, paper_compat, action_scope):
     import json
 
-    from valuelens.report._tables import _json_ready
+    from valuelens.runs import json_ready as _json_ready
 
     result = score_value_action(
         stated, choices, TAX, paper_compat=paper_compat, action_scope=action_scope, n_resamples=20

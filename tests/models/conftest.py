@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-# The fake server lives with the runner benchmark that also uses it.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 from valuelens.models import EmbeddedBackend, default_model_path
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from _fake_server import FakeServer, FaultConfig
+from support.fake_server import FakeServer, FaultConfig
 from valuelens import ValuelensError
 from valuelens.models import AnthropicBackend, Message, Request
 from valuelens.runner import Runner, Store

@@ -6,8 +6,8 @@ import inspect
 
 from typer.testing import CliRunner
 
-from valuelens._evaluate import generate_actions
 from valuelens.cli import app
+from valuelens.pipeline import generate_actions
 from valuelens.prompts import (
     ACTION_VARIANTS,
     DEFAULT_VARIANTS,

@@ -14,9 +14,7 @@ variant opens with the survey question, as the authors' code sends it.
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +23,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from support.evaluate_run import evaluate_args, write_via
+from support.fake_server import FakeServer, FaultConfig, serve_in_thread
 from valuelens.cli import app
 from valuelens.prompts import ACTION_VARIANTS, STATED_VARIANTS, load_templates, variant_template
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from _fake_server import FakeServer, FaultConfig, serve_in_thread
 
 COUNTRY = "Egypt"
 TOPIC = "Religion"
@@ -224,22 +221,11 @@ def _actions_of(value: str) -> dict[str, str]:
 
 @pytest.fixture
 def via_csv(tmp_path: Path) -> Path:
-    path = tmp_path / "via.csv"
-    with path.open("w", newline="", encoding="utf-8") as file:
-        writer = csv.writer(file)
-        writer.writerow(["country", "topic", "value", "polarity", "action", "explanation"])
-        for value, _ in VALUES:
-            for polarity, text in _actions_of(value).items():
-                writer.writerow([COUNTRY, TOPIC, value, polarity, text, "Because."])
-    return path
-
-
-@pytest.fixture
-def dummy_openai_key(monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fake key, so a developer's real key can never reach the local server."""
-    key = "sk-valuelens-test-dummy"
-    monkeypatch.setenv("OPENAI_API_KEY", key)
-    return key
+    actions = {
+        value: (_actions_of(value)["positive"], _actions_of(value)["negative"])
+        for value, _ in VALUES
+    }
+    return write_via(tmp_path / "via.csv", COUNTRY, TOPIC, actions, explanations=("Because.",) * 2)
 
 
 @pytest.fixture
@@ -257,30 +243,11 @@ def test_prompts_reach_the_server_exactly_as_rendered(
     dummy_openai_key: str,
 ) -> None:
     out = tmp_path / "run"
-    args = [
-        "evaluate",
-        "--model",
-        "openai:fake",
-        "--base-url",
-        server.base_url,
-        "--via",
-        str(via_csv),
-        "--countries",
-        COUNTRY,
-        "--topics",
-        TOPIC,
-        "--values",
-        ",".join(name for name, _ in VALUES),
-        "--templates",
-        str(authors_folder),
-        "--variants",
-        "all",
-        "--stated-variants",
-        "all",
-        "--no-report",
-        "--out",
-        str(out),
-    ]
+    values = [name for name, _ in VALUES]
+    templates = ["--templates", str(authors_folder)]
+    args = evaluate_args(
+        server.base_url, via_csv, out, country=COUNTRY, topic=TOPIC, values=values, extra=templates
+    )
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, (result.output, result.exception)
 

@@ -195,18 +195,13 @@ def write_value_action_run(
             (pairs["direction"] == "stated_disagree_chose_positive").sum()
         ),
         "n_pairs": len(pairs),
+        "n_pairs_scored": int(mis.notna().sum()),
         "n_pairs_without_choice": int(pairs["chosen"].isna().sum()),
         "n_pairs_without_stated": int(pairs["stated"].isna().sum()),
         "n_scenarios": len(scenarios),
         "distance_mean": float(dist_c["distance"].mean()),
-        "distance_mean_by_country": {
-            str(k): float(v)
-            for k, v in dist_c.groupby("country", sort=False)["distance"].mean().items()
-        },
-        "distance_mean_by_topic": {
-            str(k): float(v)
-            for k, v in dist_t.groupby("topic", sort=False)["distance"].mean().items()
-        },
+        "distance_mean_by_country": float(dist_c["distance"].mean()),
+        "distance_mean_by_topic": float(dist_t["distance"].mean()),
         "distance_by_country": {
             str(k): float(v)
             for k, v in dist_c.groupby("country", sort=False)["distance"].mean().items()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-# The fake server lives with the benchmark that also uses it.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-
-from _fake_server import FakeServer, FaultConfig
+from support.fake_server import FakeServer, FaultConfig
 from valuelens.runner import Store
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from _fake_server import FakeServer
+from support.fake_server import FakeServer
 from valuelens.models import Message, OpenAIBackend, Request
 from valuelens.runner import Runner, Store
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from _fake_server import FaultConfig, serve_in_thread
+from support.fake_server import FaultConfig, serve_in_thread
 from valuelens.runner import Store
 
 N_REQUESTS = 300

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from _fake_server import FakeServer
+from support.fake_server import FakeServer
 from valuelens.models import Message, OpenAIBackend, Request
 from valuelens.runner import Runner, RunStats, Store
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from _fake_server import FakeServer, FaultConfig, serve_in_thread
+from support.fake_server import FakeServer, FaultConfig, serve_in_thread
 from valuelens import ValuelensError
 from valuelens.models import (
     Capabilities,

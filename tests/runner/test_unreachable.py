@@ -16,7 +16,7 @@ import anthropic
 import openai
 import pytest
 
-from _fake_server import FakeServer, FaultConfig
+from support.fake_server import FakeServer, FaultConfig
 from valuelens import ValuelensError
 from valuelens.models import AnthropicBackend, Message, OpenAIBackend, Request, load_backend
 from valuelens.runner import Runner, Store

@@ -10,19 +10,9 @@ from functools import cache
 import pandas as pd
 import pytest
 
+from support.authors import LIKERT_PHRASES
 from valuelens.tasks import stated_task
 
-# Replacement order from the authors' recipe (reference/valuecompass/README.md).
-_PHRASES = [
-    ("not like me at all", "4"),
-    ("not like me", "3"),
-    ("very much like me", "1"),
-    ("like me", "2"),
-    ("strongly disagree", "4"),
-    ("disagree", "3"),
-    ("strongly agree", "1"),
-    ("agree", "2"),
-]
 MESSY_FILES = [
     "gemma-2-9b-it_t1.csv",
     "Llama-3.3-70B-Instruct_t1.csv",
@@ -66,7 +56,7 @@ def _oracle(text: str, value: str) -> float | str | None:
     if len(found) != 1:
         return "skip"
     answer = found[0].strip().lower()
-    for phrase, digit in _PHRASES:
+    for phrase, digit in LIKERT_PHRASES:
         answer = answer.replace(phrase, digit)
     if answer[:1] in {"1", "2", "3", "4"} and not answer[1:2].isdigit():
         return float(answer[0])

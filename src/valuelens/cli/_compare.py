@@ -84,7 +84,9 @@ def _p(value: float) -> str:
 
 
 def _leaderboard(comparison: Comparison) -> Table:
-    kind = "value-action" if comparison.kind == "value-action" else "ValueCompass"
+    from valuelens.runs import VALUE_ACTION
+
+    kind = "value-action" if comparison.kind == VALUE_ACTION else "ValueCompass"
     entries = comparison.leaderboard
     show_misaligned = any(e.misaligned is not None for e in entries)
     show_without = any(e.n_pairs_without_choice is not None for e in entries)

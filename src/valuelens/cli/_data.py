@@ -90,7 +90,7 @@ def validate(
     ] = None,
 ) -> None:
     """Parse a VIA file and report counts, refusals, parse failures and other issues."""
-    from valuelens.data._via import validate_via
+    from valuelens.data import validate_via
     from valuelens.taxonomy import load_taxonomy
 
     report = validate_via(file, taxonomy=load_taxonomy(taxonomy))

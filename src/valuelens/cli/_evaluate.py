@@ -10,48 +10,50 @@ from rich.table import Table
 from rich.text import Text
 
 from valuelens.cli._console import console, err_console, exit_if_incomplete, print_info
+from valuelens.cli._options import (
+    AutoConcurrencyOpt,
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    DryRunOpt,
+    ModelOpt,
+    RpmOpt,
+    SeedOpt,
+    StoreOpt,
+    TaxonomyOpt,
+    TemperatureOpt,
+    TemplatesOpt,
+    TimeoutOpt,
+    WaitOpt,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from valuelens._evaluate import EvaluateConfig
+    from valuelens.pipeline import EvaluateConfig
     from valuelens.runner import Estimate
 
 QUICKSTART_VALUES = "Wealth,Honest,Protecting the Environment,Social Power,Freedom,Devout"
 
-ModelOpt = Annotated[
-    str,
-    typer.Option(
-        "--model", "-m", help="embedded | embedded:PATH.gguf | openai:NAME | anthropic:NAME"
-    ),
+CountriesOpt = Annotated[
+    str | None, typer.Option(metavar="NAMES", help="Comma-separated countries (default all).")
 ]
-BaseUrlOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--base-url", help="API root of an OpenAI-compatible server; repeat to spread the load."
-    ),
+TopicsOpt = Annotated[
+    str | None, typer.Option(metavar="NAMES", help="Comma-separated topics (default all).")
 ]
-CountriesOpt = Annotated[str | None, typer.Option(help="Comma-separated countries (default all).")]
-TopicsOpt = Annotated[str | None, typer.Option(help="Comma-separated topics (default all).")]
-ValuesOpt = Annotated[str | None, typer.Option(help="Comma-separated values (default all 56).")]
-TempOpt = Annotated[float, typer.Option(help="Sampling temperature (0.2 in the paper).")]
-ConcOpt = Annotated[int, typer.Option(help="Requests in flight at once.")]
-DryOpt = Annotated[
-    bool, typer.Option("--dry-run", help="Print requests, tokens and cost; send nothing.")
+ValuesOpt = Annotated[
+    str | None, typer.Option(metavar="NAMES", help="Comma-separated values (default all 56).")
 ]
-TemplatesOpt = Annotated[Path | None, typer.Option(help="Folder with your own prompt templates.")]
-WaitOpt = Annotated[
-    bool,
+ViaOpt = Annotated[
+    Path | None,
     typer.Option(
-        "--wait",
-        help="If another process is writing the run directory, wait for it instead of failing.",
+        metavar="FILE", help="VIA file (default: the cached official release).", show_default=False
     ),
 ]
 
 
 def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
-    from valuelens._evaluate import estimate, evaluate
     from valuelens.cli._score import show_summary
+    from valuelens.pipeline import estimate, evaluate
 
     if dry_run:
         _show_estimates(estimate(config))
@@ -108,177 +110,222 @@ def _show_estimates(stages: Sequence[tuple[str, Estimate]]) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add `evaluate`, `generate` and `quickstart` to the main app."""
+    app.command("evaluate")(evaluate_command)
+    app.command("quickstart")(quickstart_command)
+    app.command("generate")(generate_command)
 
-    @app.command()
-    def evaluate(
-        out: Annotated[Path, typer.Option(help="Run directory (results, cache, report).")],
-        model: ModelOpt = "embedded",
-        base_url: BaseUrlOpt = None,
-        via: Annotated[
-            Path | None, typer.Option(help="VIA file (default: the cached official release).")
-        ] = None,
-        generate: Annotated[
-            str,
-            typer.Option(
-                help="auto: generate actions when no VIA file is available; always; never."
-            ),
-        ] = "auto",
-        countries: CountriesOpt = None,
-        topics: TopicsOpt = None,
-        values: ValuesOpt = None,
-        tasks: Annotated[str, typer.Option(help="stated, action or both.")] = "stated,action",
-        variants: Annotated[
-            str,
-            typer.Option(
-                help="Task 2 prompt variants: one id (the paper used 5), a list, or 'all'."
-            ),
-        ] = "5",
-        stated_variants: Annotated[
-            str, typer.Option(help="Task 1 prompt variants (default all eight, as in the paper).")
-        ] = "all",
-        scoring: Annotated[
-            str, typer.Option(help="generate (JSON answers) or logprob.")
-        ] = "generate",
-        temperature: TempOpt = 0.2,
-        concurrency: ConcOpt = 8,
-        rpm: Annotated[float | None, typer.Option(help="Requests per minute limit.")] = None,
-        templates: TemplatesOpt = None,
-        store: Annotated[
-            Path | None, typer.Option(help="SQLite cache (default OUT/cache.sqlite).")
-        ] = None,
-        taxonomy: Annotated[
-            Path | None, typer.Option(help="Extra countries/topics/values.")
-        ] = None,
-        seed: Annotated[int, typer.Option(help="Sampling and bootstrap seed.")] = 0,
-        no_report: Annotated[bool, typer.Option("--no-report", help="Skip report.html.")] = False,
-        dry_run: DryOpt = False,
-        wait: WaitOpt = False,
-    ) -> None:
-        """Evaluate a model: Task 1 (stated values), Task 2 (actions), the gap, and a report.
 
-        Rerunning the same command resumes: finished requests come from the cache.
-        """
-        from valuelens._evaluate import EvaluateConfig
+def evaluate_command(
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Run directory (results, cache, report).")
+    ],
+    model: ModelOpt = "embedded",
+    base_url: BaseUrlOpt = None,
+    via: ViaOpt = None,
+    generate: Annotated[
+        str,
+        typer.Option(
+            metavar="MODE",
+            help="auto: generate actions when no VIA file is available; always; never.",
+        ),
+    ] = "auto",
+    countries: CountriesOpt = None,
+    topics: TopicsOpt = None,
+    values: ValuesOpt = None,
+    tasks: Annotated[
+        str, typer.Option(metavar="TASKS", help="stated, action or both.")
+    ] = "stated,action",
+    variants: Annotated[
+        str,
+        typer.Option(
+            metavar="IDS",
+            help="Task 2 prompt variants: one id (the paper used 5), a list, or 'all'.",
+        ),
+    ] = "5",
+    stated_variants: Annotated[
+        str,
+        typer.Option(
+            metavar="IDS", help="Task 1 prompt variants (default all eight, as in the paper)."
+        ),
+    ] = "all",
+    scoring: Annotated[
+        str, typer.Option(metavar="MODE", help="generate (JSON answers) or logprob.")
+    ] = "generate",
+    temperature: TemperatureOpt = 0.2,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    timeout: TimeoutOpt = None,
+    templates: TemplatesOpt = None,
+    store: StoreOpt = None,
+    taxonomy: TaxonomyOpt = None,
+    seed: SeedOpt = 0,
+    no_report: Annotated[
+        bool, typer.Option("--no-report", metavar="", help="Skip report.html.")
+    ] = False,
+    dry_run: DryRunOpt = False,
+    wait: WaitOpt = False,
+) -> None:
+    """Evaluate a model: Task 1 (stated values), Task 2 (actions), the gap, and a report.
 
-        config = EvaluateConfig(
-            out=out,
-            model=model,
-            base_urls=tuple(base_url or ()),
-            via=via,
-            generate=_choice(generate, ("auto", "always", "never"), "--generate"),  # type: ignore[arg-type]
-            countries=countries,
-            topics=topics,
-            values=values,
-            tasks=_task_names(tasks),
-            stated_variants=stated_variants,
-            action_variants=variants,
-            scoring=_choice(scoring, ("generate", "logprob"), "--scoring"),  # type: ignore[arg-type]
-            temperature=temperature,
-            concurrency=concurrency,
-            requests_per_minute=rpm,
-            templates=templates,
-            store=store,
-            taxonomy=taxonomy,
-            seed=seed,
-            report=not no_report,
-            wait=wait,
-        )
-        _run_evaluation(config, dry_run)
+    Rerunning the same command resumes: finished requests come from the cache.
+    """
+    from valuelens.pipeline import EvaluateConfig
 
-    @app.command()
-    def quickstart(
-        out: Annotated[Path, typer.Option(help="Run directory.")] = Path("runs/quickstart"),
-        model: ModelOpt = "embedded",
-        countries: CountriesOpt = "United States",
-        topics: TopicsOpt = "Environment",
-        values: ValuesOpt = QUICKSTART_VALUES,
-        variants: Annotated[str, typer.Option(help="Task 2 prompt variants.")] = "all",
-        via: Annotated[
-            Path | None, typer.Option(help="VIA file (default: the cached official release).")
-        ] = None,
-        scoring: Annotated[
-            str | None,
-            typer.Option(help="generate or logprob (default: logprob on the embedded model)."),
-        ] = None,
-    ) -> None:
-        """The whole pipeline on a small slice, offline on the embedded model by default.
+    config = EvaluateConfig(
+        out=out,
+        model=model,
+        base_urls=tuple(base_url or ()),
+        via=via,
+        generate=_choice(generate, ("auto", "always", "never"), "--generate"),  # type: ignore[arg-type]
+        countries=countries,
+        topics=topics,
+        values=values,
+        tasks=_task_names(tasks),
+        stated_variants=stated_variants,
+        action_variants=variants,
+        scoring=_choice(scoring, ("generate", "logprob"), "--scoring"),  # type: ignore[arg-type]
+        temperature=temperature,
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        timeout_s=timeout,
+        templates=templates,
+        store=store,
+        taxonomy=taxonomy,
+        seed=seed,
+        report=not no_report,
+        wait=wait,
+    )
+    _run_evaluation(config, dry_run)
 
-        Uses the official VIA actions when they are cached, and otherwise generates them with the
-        model first; then Task 1 (all 8 variants), Task 2, scoring and the HTML report.
-        """
-        from valuelens._evaluate import EvaluateConfig
 
-        err_console.print(
-            Text.assemble(
-                ("valuelens quickstart", "bold"),
-                f": {model} on {countries} x {topics}, "
-                f"{len(values.split(',')) if values else 56} values",
-            ),
-            soft_wrap=True,
-        )
-        config = EvaluateConfig(
-            out=out,
-            model=model,
-            via=via,
-            countries=countries,
-            topics=topics,
-            values=values,
-            action_variants=variants,
-            stated_variants="all",
-            scoring=_quickstart_scoring(scoring, model),
-            concurrency=2 if model.startswith("embedded") else 8,
-        )
-        _run_evaluation(config, dry_run=False)
+def quickstart_command(
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Run directory.")] = Path(
+        "runs/quickstart"
+    ),
+    model: ModelOpt = "embedded",
+    base_url: BaseUrlOpt = None,
+    countries: Annotated[
+        str, typer.Option(metavar="NAMES", help="Comma-separated countries.")
+    ] = "United States",
+    topics: Annotated[
+        str, typer.Option(metavar="NAMES", help="Comma-separated topics.")
+    ] = "Environment",
+    values: Annotated[
+        str, typer.Option(metavar="NAMES", help="Comma-separated values.")
+    ] = QUICKSTART_VALUES,
+    variants: Annotated[str, typer.Option(metavar="IDS", help="Task 2 prompt variants.")] = "all",
+    via: ViaOpt = None,
+    scoring: Annotated[
+        str | None,
+        typer.Option(
+            metavar="MODE",
+            help="generate or logprob.",
+            show_default="logprob on the embedded model, generate otherwise",
+        ),
+    ] = None,
+    temperature: TemperatureOpt = 0.2,
+    concurrency: AutoConcurrencyOpt = None,
+    rpm: RpmOpt = None,
+    timeout: TimeoutOpt = None,
+    templates: TemplatesOpt = None,
+    store: StoreOpt = None,
+    taxonomy: TaxonomyOpt = None,
+    seed: SeedOpt = 0,
+    dry_run: DryRunOpt = False,
+    wait: WaitOpt = False,
+) -> None:
+    """The whole pipeline on a small slice, offline on the embedded model by default.
 
-    @app.command("generate")
-    def generate_actions(
-        out: Annotated[Path, typer.Option(help="Output table (.csv or .parquet).")],
-        model: ModelOpt = "embedded",
-        base_url: BaseUrlOpt = None,
-        countries: CountriesOpt = None,
-        topics: TopicsOpt = None,
-        values: ValuesOpt = None,
-        variants: Annotated[
-            str,
-            typer.Option(
-                help="Generation prompt variants: one id (the authors generated VIA with 5), "
-                "a list, or 'all'."
-            ),
-        ] = "5",
-        temperature: TempOpt = 0.2,
-        concurrency: ConcOpt = 8,
-        templates: TemplatesOpt = None,
-        store: Annotated[
-            Path | None, typer.Option(help="SQLite cache (default next to OUT).")
-        ] = None,
-        dry_run: DryOpt = False,
-    ) -> None:
-        """Generate value-informed actions (both polarities) in the VIA table format."""
-        from valuelens._evaluate import generate_actions
-        from valuelens.runner import Estimate
+    Uses the official VIA actions when they are cached, and otherwise generates them with the
+    model first; then Task 1 (all 8 variants), Task 2, scoring and the HTML report.
+    """
+    from valuelens.pipeline import EvaluateConfig
 
-        result = generate_actions(
-            out,
-            model=model,
-            base_urls=tuple(base_url or ()),
-            countries=countries,
-            topics=topics,
-            values=values,
-            variants=variants,
-            temperature=temperature,
-            concurrency=concurrency,
-            templates=templates,
-            store=store,
-            dry_run=dry_run,
-        )
-        if isinstance(result, Estimate):
-            _show_estimates([("generate", result)])
-            return
-        statuses = result["parse_status"].value_counts().to_dict()
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-        print_info(f"wrote {len(result):,} actions to {out} ({counts})")
-        if completeness := result.attrs.get("completeness"):
-            exit_if_incomplete(completeness.message())
+    err_console.print(
+        Text.assemble(
+            ("valuelens quickstart", "bold"),
+            f": {model} on {countries} x {topics}, "
+            f"{len(values.split(',')) if values else 56} values",
+        ),
+        soft_wrap=True,
+    )
+    if concurrency is None:
+        concurrency = 2 if model.startswith("embedded") else 8
+    config = EvaluateConfig(
+        out=out,
+        model=model,
+        base_urls=tuple(base_url or ()),
+        via=via,
+        countries=countries,
+        topics=topics,
+        values=values,
+        action_variants=variants,
+        stated_variants="all",
+        scoring=_quickstart_scoring(scoring, model),
+        temperature=temperature,
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        timeout_s=timeout,
+        templates=templates,
+        store=store,
+        taxonomy=taxonomy,
+        seed=seed,
+        wait=wait,
+    )
+    _run_evaluation(config, dry_run=dry_run)
+
+
+def generate_command(
+    out: Annotated[Path, typer.Option(metavar="FILE", help="Output table (.csv or .parquet).")],
+    model: ModelOpt = "embedded",
+    base_url: BaseUrlOpt = None,
+    countries: CountriesOpt = None,
+    topics: TopicsOpt = None,
+    values: ValuesOpt = None,
+    variants: Annotated[
+        str,
+        typer.Option(
+            metavar="IDS",
+            help="Generation prompt variants: one id (the authors generated VIA with 5), "
+            "a list, or 'all'.",
+        ),
+    ] = "5",
+    temperature: TemperatureOpt = 0.2,
+    concurrency: ConcurrencyOpt = 8,
+    rpm: RpmOpt = None,
+    timeout: TimeoutOpt = None,
+    templates: TemplatesOpt = None,
+    store: StoreOpt = None,
+    dry_run: DryRunOpt = False,
+) -> None:
+    """Generate value-informed actions (both polarities) in the VIA table format."""
+    from valuelens.pipeline import generate_actions
+    from valuelens.runner import Estimate
+
+    result = generate_actions(
+        out,
+        model=model,
+        base_urls=tuple(base_url or ()),
+        countries=countries,
+        topics=topics,
+        values=values,
+        variants=variants,
+        temperature=temperature,
+        concurrency=concurrency,
+        requests_per_minute=rpm,
+        timeout_s=timeout,
+        templates=templates,
+        store=store,
+        dry_run=dry_run,
+    )
+    if isinstance(result, Estimate):
+        _show_estimates([("generate", result)])
+        return
+    statuses = result["parse_status"].value_counts().to_dict()
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+    print_info(f"wrote {len(result):,} actions to {out} ({counts})")
+    if completeness := result.attrs.get("completeness"):
+        exit_if_incomplete(completeness.message())
 
 
 def _quickstart_scoring(scoring: str | None, model: str) -> Literal["generate", "logprob"]:

@@ -3,55 +3,54 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.table import Table
 
 from valuelens.cli._console import console, escape, print_info
-from valuelens.cli._evaluate import WaitOpt
+from valuelens.cli._options import TaxonomyOpt, WaitOpt
+
+if TYPE_CHECKING:
+    from valuelens.metrics import Summary
 
 # The same choices as `valuelens.data.Duplicates` (not imported: `--help` must stay light).
 DuplicatesChoice = Literal["error", "first", "last", "variants"]
 
 
-def show_summary(summary: dict[str, Any], out_dir: Path | None = None) -> None:
-    """Print the headline numbers of a value-action run as a short rich table."""
-    low, high = summary.get("alignment_rate_ci") or (None, None)
+def show_summary(summary: Summary, out_dir: Path | None = None) -> None:
+    """Print the headline numbers of a value-action run as a short rich table.
+
+    The rows are the value-action headline measures (`valuelens.metrics.headline_measures`),
+    with the labels and formats the report uses.
+    """
+    from valuelens.metrics import headline_measures, measures
+
     label = escape(str(summary.get("label") or summary.get("model") or ""))
-    table = Table(
-        title=f"value-action gap: {label}",
-        show_header=False,
-        title_justify="left",
-    )
+    table = Table(title=f"value-action gap: {label}", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    ci = f"  [dim](95% CI {low:.3f}-{high:.3f})[/]" if low is not None and high is not None else ""
-    table.add_row("alignment rate (F1)", f"{_num(summary.get('alignment_rate'))}{ci}")
-    table.add_row("accuracy", _num(summary.get("accuracy")))
-    table.add_row("misaligned pairs", f"{summary['misaligned']:,} of {summary['n_pairs_scored']:,}")
-    table.add_row(
-        "  stated agree, chose negative", f"{summary['misaligned_stated_agree_chose_negative']:,}"
-    )
-    table.add_row(
-        "  stated disagree, chose positive",
-        f"{summary['misaligned_stated_disagree_chose_positive']:,}",
-    )
-    table.add_row("distance (country x value)", _num(summary.get("distance_mean_by_country")))
-    table.add_row("distance (topic x value)", _num(summary.get("distance_mean_by_topic")))
-    without = summary.get("n_pairs_without_choice", 0)
-    note = (
-        " (counted as positive: --paper-compat)" if summary.get("paper_compat") else " (excluded)"
-    )
-    table.add_row("pairs without a choice", f"{without:,}{note if without else ''}")
-    if summary.get("n_pairs_without_stated"):
-        table.add_row("pairs without a stated answer", f"{summary['n_pairs_without_stated']:,}")
+    table.add_column(style="dim")
+    by_key = {m.key: m for m in measures("value-action")}
+    for m in headline_measures("value-action"):
+        if not m.shown_for(summary):
+            continue
+        value = m.value_in(summary)
+        text = m.format_value(value, missing="n/a")
+        whole = by_key.get(m.of_key) if m.of_key else None
+        if whole is not None and whole.value_in(summary) is not None:
+            text += f" of {whole.format_value(whole.value_in(summary))}"
+        if m.key == "n_pairs_without_choice" and value:
+            paper = summary.get("paper_compat")
+            text += " (counted as positive: --paper-compat)" if paper else " (excluded)"
+        table.add_row(escape(m.label), text, escape(m.interval_text(summary) or m.note))
     countries = summary.get("ranking_countries") or []
     if countries:
-        table.add_row("largest gap (country)", escape(str(countries[0])))
+        table.add_row("largest gap (country)", escape(str(countries[0])), "")
     console.print(table)
     if summary.get("action_scope") == "sample":
-        n_sample = summary.get("n_pairs_in_actions_file", summary.get("n_pairs", 0))
+        n_sample = summary.get("n_pairs_in_actions_file")
+        n_sample = summary.get("n_pairs") or 0 if n_sample is None else n_sample
         noun = "pair" if n_sample == 1 else "pairs"
         print_info(f"{n_sample:,} {noun} from a sample file (pairs outside it are not scored)")
     if out_dir is not None:
@@ -68,10 +67,6 @@ def _show_unparsed(statuses: dict[str, int]) -> None:
         )
 
 
-def _num(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def register(app: typer.Typer) -> None:
     """Add `score` to the main app."""
 
@@ -81,6 +76,7 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Option(
                 "--stated",
+                metavar="FILE",
                 help="Task 1 responses: the authors' raw "
                 "CSV (country, topic, response, prompt_index) or a tidy table.",
             ),
@@ -89,30 +85,34 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Option(
                 "--actions",
+                metavar="FILE",
                 help="Task 2 choices: country, topic, value, choice (or t2_chosen_polarity), "
                 "or the authors' robustness file (evaluation_0 ... evaluation_7).",
             ),
         ],
-        out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+        out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Run directory to write.")],
         paper_compat: Annotated[
             bool,
             typer.Option(
                 "--paper-compat",
+                metavar="",
                 help="Reproduce the paper: strict JSON; in a full-grid Task 2 file a pair "
                 "without a choice counts as positive.",
             ),
         ] = False,
-        model: Annotated[str | None, typer.Option(help="Model name to record.")] = None,
-        taxonomy: Annotated[
-            Path | None,
-            typer.Option(help="YAML/JSON file that extends the built-in countries/topics/values."),
+        model: Annotated[
+            str | None, typer.Option(metavar="NAME", help="Model name to record.")
         ] = None,
-        bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over scenarios.")] = 1000,
-        seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+        taxonomy: TaxonomyOpt = None,
+        bootstrap: Annotated[
+            int, typer.Option(metavar="N", help="Bootstrap resamples over scenarios.")
+        ] = 1000,
+        seed: Annotated[int, typer.Option(metavar="N", help="Bootstrap seed.")] = 0,
         sample: Annotated[
             bool | None,
             typer.Option(
                 "--sample/--grid",
+                metavar="",
                 help="The Task 2 file is a sample: score only its own pairs (--sample), or it "
                 "covers the full grid (--grid). Default: a sample for the authors' robustness "
                 "layout (evaluation_0..7), the full grid otherwise.",
@@ -122,6 +122,7 @@ def register(app: typer.Typer) -> None:
         duplicates: Annotated[
             DuplicatesChoice,
             typer.Option(
+                metavar="POLICY",
                 help="Repeated rows (same pair and variant; raw Task 1: same country, topic, "
                 "prompt_index): error, keep the first, keep the last, or count repeats as "
                 "extra variants.",

@@ -1,5 +1,9 @@
 """Loading inputs: the VIA actions, model outputs (Task 1 and Task 2) and their parsers.
 
+VIA: `load_via` reads a file, `validate_via` counts what it holds, `via_pairs` puts the two
+actions of a pair side by side; `parse_action_text` reads one generated answer and
+`parse_attributions` one attribution cell. Every user table is read by `read_table`.
+
 Also the ValueCompass inputs: the scenario list (`load_scenarios`), value-name aliases
 (`load_value_aliases`, `value_names`), people's survey answers (`load_survey`) and models'
 ratings of all values (`load_compass_answers`, `parse_compass_response`), each read into a tidy
@@ -12,6 +16,13 @@ Example:
     (3.0, 1.0)
 """
 
+from valuelens.data._choices import (
+    CHOICE_COLUMNS,
+    ChoiceStatus,
+    OptionAnswer,
+    load_choices,
+    parse_option_answer,
+)
 from valuelens.data._compass_llm import (
     LLM_COLUMNS,
     CompassReply,
@@ -37,30 +48,19 @@ from valuelens.data._predictions import (
     load_predictions,
     parse_label,
 )
-from valuelens.data._results import (
-    CHOICE_COLUMNS,
-    DUPLICATE_POLICIES,
-    ChoiceStatus,
-    Duplicates,
-    OptionAnswer,
-    load_choices,
-    load_stated,
-    parse_option_answer,
-)
+from valuelens.data._rows import DUPLICATE_POLICIES, Duplicates
+from valuelens.data._scenarios import AuthorsLayout, CompassScenario, ScenarioSet, load_scenarios
+from valuelens.data._stated import load_stated
 from valuelens.data._survey import (
     DEFAULT_DEMOGRAPHICS,
     SURVEY_COLUMNS,
-    AuthorsLayout,
-    CompassScenario,
-    ScenarioSet,
-    ValueNames,
-    load_scenarios,
     load_survey,
-    load_value_aliases,
     parse_survey_answer,
-    value_names,
 )
-from valuelens.data._via import is_refusal, load_via, parse_action_text, validate_via, via_pairs
+from valuelens.data._value_names import ValueNames, load_value_aliases, value_names
+from valuelens.data._via_check import validate_via, via_pairs
+from valuelens.data._via_parse import is_refusal, parse_action_text, parse_attributions
+from valuelens.data._via_read import load_via
 
 __all__ = [
     "CHOICE_COLUMNS",
@@ -98,6 +98,7 @@ __all__ = [
     "load_via",
     "paper_compat_scores",
     "parse_action_text",
+    "parse_attributions",
     "parse_compass_response",
     "parse_label",
     "parse_option_answer",

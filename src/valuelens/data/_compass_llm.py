@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -33,9 +33,10 @@ from typing import Any, Literal
 import pandas as pd
 
 from valuelens._errors import UnknownNameError, ValuelensError
-from valuelens.data._io import read_table, require_columns
+from valuelens.data._io import canonical_column, read_table, require_columns
 from valuelens.data._likert import extract_json_object, likert_from_answer, phrases_to_digits
-from valuelens.data._survey import ScenarioSet, ValueNames, load_scenarios, value_names
+from valuelens.data._scenarios import ScenarioSet, load_scenarios
+from valuelens.data._value_names import ValueNames, value_names
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 from valuelens.taxonomy._taxonomy import one_line
 
@@ -195,16 +196,6 @@ class _Context:
     names: ValueNames
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise ValuelensError(f"{path} is empty") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        reason = one_line(exc) if str(exc).strip() else type(exc).__name__
-        raise ValuelensError(f"cannot read {path}: {reason}") from None
-
-
 def _authors_country(
     row: Mapping[Hashable, Any], index: int | None, ctx: _Context, where: str
 ) -> str:
@@ -248,12 +239,10 @@ def _authors_file_rows(
     match = AUTHORS_FILE.match(path.name)
     c_index, s_index = (int(match.group(1)), int(match.group(2))) if match else (None, None)
     file_model = model or (match.group(4) if match else path.stem)
-    frame = _read_csv(path)
+    frame = read_table(path, what="LLM compass answers", text=True)
     variants = {c: int(m.group(1)) for c in frame.columns if (m := _EVALUATION_COLUMN.match(c))}
     if not variants:
         raise ValuelensError(f"{path.name}: no evaluation_<n> columns (one per prompt variant)")
-    if frame.empty:
-        raise ValuelensError(f"{path.name} has a header but no rows")
     rows = []
     for number, row in enumerate(frame.to_dict("records"), start=2):
         where = f"{path.name} line {number}"
@@ -292,11 +281,13 @@ def _tidy_answers(path: Path, model: str | None, ctx: _Context) -> pd.DataFrame:
     if "raw" not in table.columns:
         table["raw"] = ""
     where = path.name
-    table["country"] = _mapped(table["country"], ctx.taxonomy.resolve_country, where)
-    table["scenario"] = _mapped(table["scenario"], ctx.scenarios.resolve, where)
-    table["value"] = _mapped(
-        table["value"], lambda v: ctx.names.resolve(v, where=f"{where}: column 'value'"), where
-    )
+    resolvers: dict[str, Callable[[str], str]] = {
+        "country": ctx.taxonomy.resolve_country,
+        "scenario": ctx.scenarios.resolve,
+        "value": lambda v: ctx.names.resolve(v, where=f"{where}: column 'value'"),
+    }
+    for column, resolve in resolvers.items():
+        table[column] = canonical_column(table[column], resolve, where=where, what=column)
     for column in ("likert", "likert_paper"):
         table[column] = _likert_column(table[column], where, column)
     table["variant"] = pd.to_numeric(table["variant"], errors="coerce")
@@ -307,16 +298,6 @@ def _tidy_answers(path: Path, model: str | None, ctx: _Context) -> pd.DataFrame:
     table["raw"] = table["raw"].fillna("").astype(str)
     table["parse_status"] = table["parse_status"].fillna("").astype(str)
     return table.astype({"variant": "int64"})[list(LLM_COLUMNS)]
-
-
-def _mapped(column: pd.Series, resolve: Any, where: str) -> pd.Series:
-    mapping = {}
-    for item in pd.unique(column):
-        try:
-            mapping[item] = resolve(str(item))
-        except UnknownNameError as exc:
-            raise ValuelensError(f"{where}: {exc}") from None
-    return column.map(mapping)
 
 
 def _likert_column(column: pd.Series, where: str, name: str) -> pd.Series:

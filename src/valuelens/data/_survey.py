@@ -1,4 +1,4 @@
-"""ValueCompass, people's side: scenarios, value-name aliases and survey answers.
+"""ValueCompass, people's side: survey answers.
 
 A survey holds, per participant and scenario, an answer on -2..2 (2 = strongly agree,
 -2 = strongly disagree) or N/A for each value. Two layouts are read:
@@ -20,26 +20,20 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from valuelens._errors import UnknownNameError, ValuelensError
-from valuelens.taxonomy import Taxonomy, load_taxonomy, normalize_name
-from valuelens.taxonomy._taxonomy import (
-    describe_validation_error,
-    one_line,
-    read_mapping_file,
-    shown,
-)
+from valuelens.data._io import canonical_column, read_table
+from valuelens.data._scenarios import ScenarioSet, load_scenarios
+from valuelens.data._value_names import ValueNames, value_names
+from valuelens.taxonomy import Taxonomy, load_taxonomy
+from valuelens.taxonomy._taxonomy import one_line
 
 SURVEY_COLUMNS = ("participant", "country", "scenario", "value", "answer")
 """Required columns of the tidy survey layout (demographic columns may follow)."""
@@ -51,302 +45,6 @@ _PARTICIPANT_HEADERS = ("pid", "participant", "participant_id")
 _COUNTRY_HEADERS = ("location", "country")
 _MISSING_ANSWERS = frozenset({"", "n/a", "na", "nan", "none"})
 _VALID_ANSWERS = (-2.0, -1.0, 0.0, 1.0, 2.0)
-_DATA_DIR = Path(__file__).parent
-_MAX_NAME_CHARS = 200
-_SCENARIO_FILE_KEYS = ("version", "scenarios", "authors_llm_countries")
-_ALIAS_FILE_KEYS = ("version", "aliases")
-
-
-def _fold(name: str) -> str:
-    """Matching key for scenario names: case, '_' and '-' and spacing do not matter."""
-    return re.sub(r"[\s_\-]+", " ", str(name)).strip().casefold()
-
-
-def _fold_value(name: str) -> str:
-    """Matching key for value names: case and spacing do not matter (hyphens do)."""
-    return normalize_name(name).casefold()
-
-
-def _read_yaml(path: Path, what: str, keys: Iterable[str]) -> dict[str, Any]:
-    """A YAML file's mapping; a top-level key outside `keys` is an error (a typo loses data)."""
-    data = read_mapping_file(path, what)
-    allowed = list(keys)
-    unknown = [k for k in data if k not in allowed]
-    if unknown:
-        raise ValuelensError(
-            f"{what} file {path}: unknown key {shown(unknown[0])} (expected {', '.join(allowed)})"
-        )
-    return data
-
-
-# --------------------------------------------------------------------------------------------
-# Scenarios
-
-
-class AuthorsLayout(BaseModel):
-    """Where a scenario sits in the ValueCompass authors' files (only needed to import them)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    human_file: int | None = None
-    llm_index: int | None = None
-    keyword: str = ""
-
-
-class CompassScenario(BaseModel):
-    """One situation in which an AI system assists people."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    name: str = Field(min_length=1, max_length=_MAX_NAME_CHARS)
-    key: str = Field("", max_length=_MAX_NAME_CHARS)
-    label: str = Field("", max_length=_MAX_NAME_CHARS)
-    aliases: tuple[Annotated[str, Field(max_length=_MAX_NAME_CHARS)], ...] = ()
-    vignette: str = ""
-    authors: AuthorsLayout = AuthorsLayout()
-
-    @model_validator(mode="after")
-    def _clean(self) -> CompassScenario:
-        if not normalize_name(self.name):
-            raise ValueError("a scenario name is empty")
-        object.__setattr__(self, "name", normalize_name(self.name))
-        object.__setattr__(self, "vignette", normalize_name(self.vignette))
-        return self
-
-    @property
-    def spellings(self) -> tuple[str, ...]:
-        """Every accepted spelling: name, key, label and aliases."""
-        return tuple(s for s in (self.name, self.key, self.label, *self.aliases) if s)
-
-
-class ScenarioSet(BaseModel):
-    """The ordered list of scenarios; order is the order of reports and prompts."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    version: str = "custom"
-    scenarios: tuple[CompassScenario, ...] = Field(min_length=1)
-    authors_llm_countries: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _unambiguous(self) -> ScenarioSet:
-        owner: dict[str, str] = {}
-        for scenario in self.scenarios:
-            for spelling in {_fold(s) for s in scenario.spellings}:
-                if owner.setdefault(spelling, scenario.name) != scenario.name:
-                    raise ValueError(
-                        f"{shown(spelling)} names both {shown(owner[spelling])} and "
-                        f"{shown(scenario.name)}"
-                    )
-        return self
-
-    @cached_property
-    def names(self) -> list[str]:
-        """Scenario names in order."""
-        return [s.name for s in self.scenarios]
-
-    @cached_property
-    def _by_spelling(self) -> dict[str, str]:
-        return {_fold(sp): s.name for s in self.scenarios for sp in s.spellings}
-
-    def get(self, name: str) -> CompassScenario:
-        """The scenario with this name or any accepted spelling."""
-        canonical = self.resolve(name)
-        return next(s for s in self.scenarios if s.name == canonical)
-
-    def resolve(self, name: str) -> str:
-        """Canonical scenario name, or a one-line error that lists close matches."""
-        folded = _fold(name)
-        if folded in self._by_spelling:
-            return self._by_spelling[folded]
-        close = (
-            difflib.get_close_matches(folded, list(self._by_spelling), n=3, cutoff=0.6)
-            if len(folded) <= _MAX_NAME_CHARS
-            else []
-        )
-        names = list(dict.fromkeys(self._by_spelling[c] for c in close))
-        hint = f"; did you mean {', '.join(repr(n) for n in names)}?" if names else ""
-        known = ", ".join(self.names)
-        raise UnknownNameError(f"unknown scenario {shown(str(name))}{hint} (known: {known})")
-
-    def resolve_many(self, names: str | Sequence[str] | None) -> list[str]:
-        """Resolve a comma-separated string or a list; None or "all" selects every scenario."""
-        if names is None or (isinstance(names, str) and names.strip().lower() in {"", "all"}):
-            return list(self.names)
-        items = names.split(",") if isinstance(names, str) else list(names)
-        return [self.resolve(n) for n in items if n.strip()]
-
-    def find_in_text(self, text: str) -> str | None:
-        """The scenario whose authors' keyword occurs in `text` (case-sensitive), if exactly one."""
-        found = [s.name for s in self.scenarios if s.authors.keyword and s.authors.keyword in text]
-        return found[0] if len(found) == 1 else None
-
-    def from_authors_index(self, *, llm_index: int) -> str | None:
-        """The scenario with this index `s` in the authors' LLM file names."""
-        return next((s.name for s in self.scenarios if s.authors.llm_index == llm_index), None)
-
-    def label(self, name: str) -> str:
-        """Short label for figures."""
-        scenario = self.get(name)
-        return scenario.label or scenario.name
-
-
-def _validated_scenarios(data: dict[str, Any], source: str) -> ScenarioSet:
-    try:
-        return ScenarioSet.model_validate(data)
-    except ValidationError as exc:
-        raise ValuelensError(
-            f"invalid scenarios in {source}: {describe_validation_error(exc)}"
-        ) from None
-
-
-def load_scenarios(path: str | Path | None = None, *, replace: bool = False) -> ScenarioSet:
-    """Load the built-in scenarios, optionally extended or replaced by a user's YAML file.
-
-    Args:
-        path: a YAML file with a `scenarios` list (items with `name`, `vignette` and optional
-            `key`, `label`, `aliases`). A scenario with a built-in name (ignoring case, spaces,
-            '_' and '-') replaces the built-in one.
-        replace: use only the file's scenarios.
-
-    Returns:
-        The scenario list.
-
-    Raises:
-        ValuelensError: the file cannot be read or does not have that shape (one line naming
-            the file and the first offending entry).
-    """
-    builtin = _read_yaml(_DATA_DIR / "scenarios.yaml", "scenarios", _SCENARIO_FILE_KEYS)
-    if path is None:
-        return _validated_scenarios(builtin, "the built-in scenarios")
-    extra = _read_yaml(Path(path), "scenarios", _SCENARIO_FILE_KEYS)
-    if not isinstance(extra.get("scenarios"), list):
-        raise ValuelensError(
-            f"scenarios file {path} must have a 'scenarios' list, not "
-            f"{shown(extra.get('scenarios'))}"
-        )
-    items: list[Any] = [] if replace else list(builtin["scenarios"])
-    for index, item in enumerate(extra["scenarios"]):
-        name = item.get("name") if isinstance(item, dict) else None
-        if not isinstance(name, str):
-            raise ValuelensError(
-                f"invalid scenarios in {path}: scenarios[{index}] must be a mapping with a "
-                f"'name' (found {shown(item if name is None else name)})"
-            )
-        items = [i for i in items if _fold(i["name"]) != _fold(name)] + [item]
-    merged = {
-        "version": extra.get("version", f"{builtin['version']}+custom"),
-        "scenarios": items,
-        "authors_llm_countries": extra.get(
-            "authors_llm_countries", builtin.get("authors_llm_countries", [])
-        ),
-    }
-    return _validated_scenarios(merged, str(path))
-
-
-# --------------------------------------------------------------------------------------------
-# Value names
-
-
-def load_value_aliases(path: str | Path | None = None) -> dict[str, str]:
-    """The built-in value-name aliases, plus those of a user's YAML file (`aliases:` mapping).
-
-    Returns:
-        Alias -> canonical value name.
-
-    Raises:
-        ValuelensError: the file cannot be read, or `aliases` is not a mapping of names to names.
-    """
-    sources = [_DATA_DIR / "value_aliases.yaml"] + ([Path(path)] if path is not None else [])
-    aliases: dict[str, str] = {}
-    for source in sources:
-        data = _read_yaml(source, "value aliases", _ALIAS_FILE_KEYS).get("aliases") or {}
-        if not isinstance(data, dict):
-            raise ValuelensError(
-                f"value aliases file {source}: 'aliases' must be a mapping "
-                f"(alias: canonical name), not {shown(data)}"
-            )
-        for alias, name in data.items():
-            if not isinstance(alias, str) or not isinstance(name, str):
-                bad = name if isinstance(alias, str) else alias
-                raise ValuelensError(
-                    f"value aliases file {source}: aliases[{shown(alias)}]: expected a name, "
-                    f"found {shown(bad)}"
-                )
-            if not normalize_name(alias) or not normalize_name(name):
-                raise ValuelensError(
-                    f"value aliases file {source}: aliases[{shown(alias)}]: a name is empty"
-                )
-            aliases[normalize_name(alias)] = normalize_name(name)
-    return aliases
-
-
-@dataclass(frozen=True)
-class ValueNames:
-    """Matches spellings of value names to the canonical taxonomy names.
-
-    Attributes:
-        canonical: the value names in taxonomy order.
-        aliases: alias -> canonical name (aliases to names outside `canonical` are ignored).
-    """
-
-    canonical: tuple[str, ...]
-    aliases: Mapping[str, str]
-
-    @cached_property
-    def _lookup(self) -> dict[str, str]:
-        known = set(self.canonical)
-        table = {_fold_value(a): c for a, c in self.aliases.items() if c in known}
-        table.update({_fold_value(c): c for c in self.canonical})
-        return table
-
-    def match(self, name: str, *, loose: bool = False) -> str | None:
-        """The canonical name for `name`, or None.
-
-        Args:
-            name: a spelling (case and spacing are ignored).
-            loose: also ignore punctuation around the name (for model-written JSON keys such as
-                `"_successful"`).
-        """
-        key = _fold_value(name)
-        if loose:
-            key = re.sub(r"^[\W_]+|[\W_]+$", "", key)
-        return self._lookup.get(key)
-
-    def resolve(self, name: str, *, where: str) -> str:
-        """The canonical name, or a one-line error that says where the bad name was found."""
-        found = self.match(name)
-        if found is not None:
-            return found
-        key = _fold_value(name)
-        close = (
-            difflib.get_close_matches(key, list(self._lookup), n=1, cutoff=0.6)
-            if len(key) <= _MAX_NAME_CHARS
-            else []
-        )
-        hint = f"; did you mean {self._lookup[close[0]]!r}?" if close else ""
-        raise ValuelensError(
-            f"{where}: {shown(str(name))} is not a known value name{hint} "
-            "(add it to an aliases file with --aliases if it is another spelling)"
-        )
-
-
-def value_names(
-    taxonomy: Taxonomy | None = None, aliases: str | Path | Mapping[str, str] | None = None
-) -> ValueNames:
-    """Value-name matcher for a taxonomy, with the built-in aliases plus the given ones.
-
-    Args:
-        taxonomy: defaults to the built-in taxonomy.
-        aliases: extra aliases, as a mapping or a YAML file path.
-    """
-    tax = taxonomy or load_taxonomy()
-    if isinstance(aliases, Mapping):
-        table = {**load_value_aliases(), **{normalize_name(k): v for k, v in aliases.items()}}
-    else:
-        table = load_value_aliases(aliases)
-    return ValueNames(tuple(tax.value_names), table)
-
-
-# --------------------------------------------------------------------------------------------
-# Survey answers
 
 
 class _BadAnswer(ValueError):
@@ -390,22 +88,10 @@ def _answers_as_float(raw: pd.Series, where: str, rows: pd.DataFrame, value_col:
     return raw.map(parsed).astype("float64")
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    try:
-        if path.suffix.lower() == ".parquet":
-            frame = pd.read_parquet(path)
-            frame = frame.astype(
-                {c: "object" for c in frame.columns if frame[c].dtype != "float64"}
-            )
-        else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ValuelensError(f"file not found: {path}") from None
-    except pd.errors.EmptyDataError:
-        raise ValuelensError(f"{path} is empty") from None
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        reason = one_line(exc) if str(exc).strip() else type(exc).__name__
-        raise ValuelensError(f"cannot read {path}: {reason}") from None
+def _read_survey_file(path: Path) -> pd.DataFrame:
+    """One survey file, cells as text (a Parquet file keeps its float columns as numbers)."""
+    frame = read_table(path, what="survey", text=True)
+    frame = frame.astype({c: "object" for c in frame.columns if frame[c].dtype != "float64"})
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
@@ -424,22 +110,6 @@ def _scenario_from_file_name(path: Path, scenarios: ScenarioSet) -> str:
             f"{path.name}: cannot tell the scenario from the file name ({exc}); add a 'scenario' "
             "column or name the file human_S<n>_<Scenario>.csv"
         ) from None
-
-
-def _resolve_column(
-    frame: pd.DataFrame, column: str, resolve: Any, where: str, what: str
-) -> pd.Series:
-    mapping: dict[object, str] = {}
-    for item in pd.unique(frame[column]):
-        text = "" if item is None else str(item).strip()
-        if not text or text.casefold() == "nan":
-            line = int(frame.loc[frame[column].astype(str) == str(item), "_line"].iloc[0])
-            raise ValuelensError(f"{where}: line {line}: empty {what}")
-        try:
-            mapping[item] = resolve(text)
-        except UnknownNameError as exc:
-            raise ValuelensError(f"{where}: {exc}") from None
-    return frame[column].map(mapping)
 
 
 @dataclass(frozen=True)
@@ -525,10 +195,18 @@ def _finish(long: pd.DataFrame, where: str, ctx: _Context) -> pd.DataFrame:
     if (long["participant"] == "").any():
         line = int(long.loc[long["participant"] == "", "_line"].iloc[0])
         raise ValuelensError(f"{where}: line {line}: empty participant id")
-    long["country"] = _resolve_column(
-        long, "country", ctx.taxonomy.resolve_country, where, "country"
-    )
-    long["scenario"] = _resolve_column(long, "scenario", ctx.scenarios.resolve, where, "scenario")
+    lines = long["_line"].to_numpy()
+
+    def file_line(position: int) -> str:
+        return f"line {int(lines[position])}"
+
+    for column, resolve in (
+        ("country", ctx.taxonomy.resolve_country),
+        ("scenario", ctx.scenarios.resolve),
+    ):
+        long[column] = canonical_column(
+            long[column], resolve, where=where, what=column, row_label=file_line
+        )
     long["answer"] = _answers_as_float(long["answer"], where, long, "value")
     return long
 
@@ -588,9 +266,7 @@ def load_survey(
     chosen = ctx.scenarios.resolve(scenario) if scenario else None
     parts = []
     for index, file in enumerate(_survey_files(Path(path))):
-        frame = _read_table(file)
-        if frame.empty:
-            raise ValuelensError(f"{file.name} has a header but no rows")
+        frame = _read_survey_file(file)
         frame["_line"] = range(2, len(frame) + 2)
         frame["_file"] = index
         reader = _read_tidy if _is_tidy(frame) else _read_wide

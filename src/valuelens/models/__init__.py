@@ -5,9 +5,17 @@ Example:
     >>> backend = load_backend("embedded")
     >>> request = Request(messages=(Message("user", "Say hi"),), max_tokens=8)
     >>> response = await backend.complete(request)
+
+A backend's module (and the SDK it needs) is imported on first use (PEP 562): the classes
+below are looked up lazily, and `load_backend` imports only the kind a spec names. A new kind
+is one `register_backend` line (see `valuelens.models._registry`).
 """
 
-from valuelens.models._anthropic import AnthropicBackend
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from valuelens.models._base import (
     Backend,
     BackendError,
@@ -19,15 +27,25 @@ from valuelens.models._base import (
     TokenLogprob,
     Usage,
 )
-from valuelens.models._embedded import EmbeddedBackend, default_model_path
-from valuelens.models._openai import OpenAIBackend
 from valuelens.models._pool import PooledBackend
+from valuelens.models._registry import (
+    BackendRegistration,
+    register_backend,
+    registered_backends,
+    spec_help,
+)
 from valuelens.models._spec import load_backend
+
+if TYPE_CHECKING:
+    from valuelens.models._anthropic import AnthropicBackend
+    from valuelens.models._embedded import EmbeddedBackend, default_model_path
+    from valuelens.models._openai import OpenAIBackend
 
 __all__ = [
     "AnthropicBackend",
     "Backend",
     "BackendError",
+    "BackendRegistration",
     "Capabilities",
     "EmbeddedBackend",
     "FinishReason",
@@ -40,4 +58,30 @@ __all__ = [
     "Usage",
     "default_model_path",
     "load_backend",
+    "register_backend",
+    "registered_backends",
+    "spec_help",
 ]
+
+# Public name -> the module that defines it (imported on first access).
+_LAZY: dict[str, str] = {
+    "AnthropicBackend": "valuelens.models._anthropic",
+    "EmbeddedBackend": "valuelens.models._embedded",
+    "OpenAIBackend": "valuelens.models._openai",
+    "default_model_path": "valuelens.models._embedded",
+}
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would accept any attribute otherwise
+
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value  # later lookups skip __getattr__
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

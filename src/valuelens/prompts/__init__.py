@@ -9,6 +9,14 @@ The built-in files live in `valuelens/prompts/templates/`. A user's folder with 
     stated/digit.jinja                                Task 1, one value, one-digit answer
     action/variant_0.jinja ... variant_7.jinja        Task 2, JSON answer
     action/digit.jinja                                Task 2, one-digit answer
+    predict/observer.jinja                            predicting choices from explanations
+    compass/variant_0.jinja ... variant_7.jinja       ValueCompass, all values in one JSON answer
+
+`load_templates(folder)` checks the first three tasks, and `predict` when the folder has that
+subfolder; the compass files are checked when asked for, `load_templates(folder,
+tasks=["compass"])`. Which files a task needs and
+which variables they receive is the task's template contract (`template_contract(task)`); a
+task added with `valuelens.tasks.register_task` brings its own.
 
 The folder needs only the files it changes: every other template comes from the built-in set,
 and `TemplateSet.sources` (and a run's `summary.json`, key `templates`) records which file came
@@ -41,6 +49,9 @@ stated/digit:
 action/variant_N and action/digit:
     value, option1, option2 (the two action texts; which polarity is Option 1 is set by the
     variant, `variant.option1_polarity`, so user templates stay counterbalanced).
+compass/variant_N (no `topic`; the variants are Task 1's, `STATED_VARIANTS`):
+    country, scenario (mapping: name, vignette), values (list of values; a definition may be
+    empty), value_names (list of str, the JSON keys).
 
 Variant design (ids 0-7 as in the authors' code; the full tables are in
 `valuelens.prompts._variants`):
@@ -66,14 +77,20 @@ Example:
     True
 """
 
+from valuelens.prompts._contracts import (
+    DIGIT_TEMPLATE,
+    TemplateContract,
+    register_template_contract,
+    template_contract,
+    template_tasks,
+    variant_template,
+)
 from valuelens.prompts._templates import (
     BUILT_IN,
-    DIGIT_TEMPLATE,
     REQUIRED_TEMPLATES,
     TemplateSet,
     load_templates,
     template_sources,
-    variant_template,
 )
 from valuelens.prompts._variants import (
     ACTION_VARIANTS,
@@ -105,9 +122,13 @@ __all__ = [
     "Polarity",
     "StatedVariant",
     "TaskName",
+    "TemplateContract",
     "TemplateSet",
     "load_templates",
+    "register_template_contract",
     "select_variants",
+    "template_contract",
     "template_sources",
+    "template_tasks",
     "variant_template",
 ]

@@ -8,51 +8,27 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from valuelens._errors import ValuelensError
-from valuelens.prompts._variants import (
-    ACTION_VARIANTS,
-    GENERATE_VARIANTS,
-    N_VARIANTS,
-    PREDICT_SETTINGS,
-    STATED_VARIANTS,
-    TASK_NAMES,
-    TaskName,
-    predict_setting_context,
+from valuelens.prompts._contracts import (
+    BUILT_IN_CONTRACTS,
+    TemplateContract,
+    template_contract,
+    template_tasks,
 )
 
 SUFFIX = ".jinja"
 _BLANK_RUNS = re.compile(r"\n{3,}")
-DIGIT_TEMPLATE = "digit"
 
-
-def variant_template(variant_id: int) -> str:
-    """The template name of one variant (`variant_3`)."""
-    return f"variant_{variant_id}"
-
-
-_VARIANT_TEMPLATES = tuple(variant_template(i) for i in range(N_VARIANTS))
-REQUIRED_TEMPLATES: dict[TaskName, tuple[str, ...]] = {
-    "generate": _VARIANT_TEMPLATES,
-    "stated": (*_VARIANT_TEMPLATES, DIGIT_TEMPLATE),
-    "action": (*_VARIANT_TEMPLATES, DIGIT_TEMPLATE),
-}
-
-# Tasks whose templates are not prompt variants. A user's folder without their subfolder still
-# loads (with `tasks=None`, only the subfolders present are added); asked for by name, their
-# files are required like any other.
-TemplateTask = Literal["generate", "stated", "action", "predict"]
-PREDICT_TEMPLATE = "observer"
-OPTIONAL_TEMPLATES: dict[TemplateTask, tuple[str, ...]] = {"predict": (PREDICT_TEMPLATE,)}
-TEMPLATE_TASKS: tuple[TemplateTask, ...] = (*TASK_NAMES, *OPTIONAL_TEMPLATES)
-_TEMPLATE_FILES: dict[TemplateTask, tuple[str, ...]] = {
-    **{task: REQUIRED_TEMPLATES[task] for task in TASK_NAMES},
-    **OPTIONAL_TEMPLATES,
+# The files of the three tasks whose templates are prompt variants (a user's folder for
+# `evaluate` and `generate` covers these).
+REQUIRED_TEMPLATES: dict[str, tuple[str, ...]] = {
+    c.task: c.files for c in BUILT_IN_CONTRACTS if c.loading == "always"
 }
 
 
@@ -72,12 +48,12 @@ class TemplateSet:
     """
 
     source: str
-    tasks: tuple[TemplateTask, ...]
+    tasks: tuple[str, ...]
     sources: Mapping[str, str] = field(hash=False, repr=False)
     _builtin: jinja2.Environment = field(repr=False)
     _user: jinja2.Environment | None = field(default=None, repr=False)
 
-    def render(self, task: TemplateTask, template: str, context: Mapping[str, Any]) -> str:
+    def render(self, task: str, template: str, context: Mapping[str, Any]) -> str:
         """Render one template (`variant_3`, `digit`, `observer`) of a task to prompt text.
 
         A user's template is sent as Jinja renders it (see `valuelens.prompts`); a built-in one
@@ -115,12 +91,8 @@ def template_sources(templates: TemplateSet | None, tasks: Iterable[str]) -> dic
     """
     if templates is not None:
         return templates.sources_of(tasks)
-    return {
-        f"{task}/{name}": BUILT_IN
-        for task in TEMPLATE_TASKS
-        if task in set(tasks)
-        for name in _TEMPLATE_FILES[task]
-    }
+    chosen = [task for task in dict.fromkeys(tasks) if task in template_tasks()]
+    return {name: BUILT_IN for name in _template_names(chosen)}
 
 
 def tidy_text(text: str) -> str:
@@ -145,7 +117,7 @@ def _describe(error: Exception) -> str:
 
 
 def load_templates(
-    directory: str | Path | None = None, *, tasks: Iterable[TemplateTask] | None = None
+    directory: str | Path | None = None, *, tasks: Iterable[str] | None = None
 ) -> TemplateSet:
     """Load prompt templates and check them all before any request is built.
 
@@ -161,8 +133,10 @@ def load_templates(
             may sit alongside and be included or imported; so may the built-in partials
             (`{% import "stated/_parts.jinja" as parts %}`) when the folder has no file of
             that name.
-        tasks: the tasks to load; None for all three, plus the optional ones (`predict`)
-            that are built in or, for a user's folder, whose subfolder exists.
+        tasks: the tasks to load (any task with a registered template contract, see
+            `valuelens.tasks.task_names`); None for the three above, plus the optional ones
+            (`predict`) whose subfolder exists (among the built-in files, or in the user's
+            folder). Other tasks (`compass`, and most added ones) load only by name.
 
     Returns:
         The validated set.
@@ -171,15 +145,17 @@ def load_templates(
         ValuelensError: the folder is missing, holds none of the chosen tasks' templates (all
             listed in one line), or a template does not parse or render.
     """
-    builtin_root = _builtin_root()
-    builtin = _environment([builtin_root], sandboxed=False)
     if directory is None:
-        chosen = _chosen_tasks(tasks, builtin_root)
+        chosen = _chosen_tasks(tasks, None)
+        builtin_roots = _builtin_roots(chosen)
+        builtin = _environment(builtin_roots, sandboxed=False)
         sources = {name: BUILT_IN for name in _template_names(chosen)}
         template_set = TemplateSet(BUILT_IN, chosen, sources, builtin)
     else:
         root, source = _user_root(directory)
         chosen = _chosen_tasks(tasks, root)
+        builtin_roots = _builtin_roots(chosen)
+        builtin = _environment(builtin_roots, sandboxed=False)
         sources = {
             name: source if root.joinpath(name + SUFFIX).is_file() else BUILT_IN
             for name in _template_names(chosen)
@@ -191,7 +167,7 @@ def load_templates(
             )
         # A user's folder may come from anyone (say, a paper's repository), so it runs sandboxed;
         # the built-in templates are ours and render about twice as fast without the sandbox.
-        user = _environment([root, builtin_root], sandboxed=True)
+        user = _environment([root, *builtin_roots], sandboxed=True)
         template_set = TemplateSet(source, chosen, sources, builtin, user)
     _check_renders(template_set)
     return template_set
@@ -203,27 +179,41 @@ def _listed(names: Iterable[str], shown: int = 4) -> str:
     return f"{len(files)} file(s): {', '.join(files[:shown])}{more}"
 
 
-def _template_names(tasks: Iterable[TemplateTask]) -> list[str]:
-    return [f"{task}/{name}" for task in tasks for name in _TEMPLATE_FILES[task]]
+def _template_names(tasks: Iterable[str]) -> list[str]:
+    return [f"{task}/{name}" for task in tasks for name in template_contract(task).files]
 
 
-def _chosen_tasks(
-    tasks: Iterable[TemplateTask] | None, root: Traversable | Path
-) -> tuple[TemplateTask, ...]:
+def _chosen_tasks(tasks: Iterable[str] | None, root: Path | None) -> tuple[str, ...]:
+    """The tasks to load; `root` is the user's folder (None: the built-in templates)."""
     if tasks is None:
-        present = tuple(t for t in OPTIONAL_TEMPLATES if root.joinpath(t).is_dir())
-        return (*TASK_NAMES, *present)
+        return tuple(
+            c.task
+            for c in map(template_contract, template_tasks())
+            if c.loading == "always" or (c.loading == "if_present" and _present(c, root))
+        )
     chosen = tuple(dict.fromkeys(tasks))
-    unknown = [t for t in chosen if t not in TEMPLATE_TASKS]
+    unknown = [t for t in chosen if t not in template_tasks()]
     if unknown or not chosen:
         raise ValuelensError(
-            f"unknown template task(s) {unknown}; choose from {', '.join(TEMPLATE_TASKS)}"
+            f"unknown template task(s) {unknown}; choose from {', '.join(template_tasks())}"
         )
     return chosen
 
 
+def _present(contract: TemplateContract, root: Path | None) -> bool:
+    """Whether the task's subfolder exists in the user's folder, or among its default files."""
+    where = root if root is not None else contract.root or _builtin_root()
+    return where.joinpath(contract.task).is_dir()
+
+
 def _builtin_root() -> Traversable:
     return resources.files("valuelens.prompts").joinpath("templates")
+
+
+def _builtin_roots(tasks: Iterable[str]) -> list[Traversable | Path]:
+    """The package's templates, then the default folders of added tasks (in task order)."""
+    extra = [template_contract(task).root for task in tasks]
+    return [_builtin_root(), *dict.fromkeys(root for root in extra if root is not None)]
 
 
 def _user_root(directory: str | Path) -> tuple[Path, str]:
@@ -296,76 +286,12 @@ def _relative_path(task: str, template: str) -> str:
     return f"{task}/{template}{SUFFIX}"
 
 
-# Sample values for the eager check; they exercise both branches of every variant flag.
-_SAMPLE_VALUE = {"name": "Honest", "type": "Benevolence", "definition": "genuine, sincere"}
-_SAMPLE_VALUES = [
-    _SAMPLE_VALUE,
-    {"name": "Wealth", "type": "Power", "definition": "material possessions, money"},
-]
-
-
-_SAMPLE_ITEM = {
-    "action": "I hand back the extra change the cashier gave me by mistake.",
-    "attributions": ["hand back the extra change", "by mistake"],
-    "explanation": "Returning money that is not mine is the honest thing to do.",
-}
-
-
-def _sample_contexts(task: TemplateTask, template: str) -> list[dict[str, Any]]:
-    base = {"country": "Canada", "topic": "Environment", "value": _SAMPLE_VALUE}
-    if task == "predict":
-        # Every setting, with and without examples (zero-shot is allowed).
-        return [
-            {
-                "setting": predict_setting_context(setting),
-                "examples": examples,
-                "item": _SAMPLE_ITEM,
-            }
-            for setting in PREDICT_SETTINGS
-            for examples in ([], [{**_SAMPLE_ITEM, "label": True}])
-        ]
-    if task == "generate":
-        variant = GENERATE_VARIANTS[int(template.removeprefix("variant_"))]
-        return [
-            {**base, "variant": variant.as_context(), "polarity": polarity, "max_words": 50}
-            for polarity in ("positive", "negative")
-        ]
-    if task == "stated":
-        variants = (
-            STATED_VARIANTS
-            if template == DIGIT_TEMPLATE
-            else [STATED_VARIANTS[int(template.removeprefix("variant_"))]]
-        )
-        return [
-            {
-                **base,
-                "variant": v.as_context(),
-                "values": _SAMPLE_VALUES,
-                "value_names": [s["name"] for s in _SAMPLE_VALUES],
-            }
-            for v in variants
-        ]
-    variants_a = (
-        ACTION_VARIANTS
-        if template == DIGIT_TEMPLATE
-        else [ACTION_VARIANTS[int(template.removeprefix("variant_"))]]
-    )
-    return [
-        {
-            **base,
-            "variant": v.as_context(),
-            "option1": "I tell the truth at the town meeting.",
-            "option2": "I keep quiet about what I know.",
-        }
-        for v in variants_a
-    ]
-
-
 def _check_renders(template_set: TemplateSet) -> None:
     for task in template_set.tasks:
-        for template in _TEMPLATE_FILES[task]:
+        contract = template_contract(task)
+        for template in contract.files:
             origin = template_set.sources.get(f"{task}/{template}", BUILT_IN)
-            for context in _sample_contexts(task, template):
+            for context in contract.samples(template):
                 if not template_set.render(task, template, context).strip():
                     raise ValuelensError(
                         f"template {_relative_path(task, template)} ({origin}) "

@@ -32,7 +32,8 @@ import pandas as pd
 
 from valuelens._errors import ValuelensError
 from valuelens.metrics import PairedTest, paired_test, score_pairs
-from valuelens.report._load import COMPASS, VALUE_ACTION, Run, ValueActionRun
+from valuelens.report._load import Run, ValueActionRun
+from valuelens.runs import COMPASS, VALUE_ACTION, Bootstrap, ValueActionSummary, json_ready
 from valuelens.taxonomy import Country, Taxonomy, Topic, Value
 
 SortKey = Literal["alignment_rate", "distance", "accuracy"]
@@ -349,19 +350,19 @@ def rescore_on(
     """
     out = []
     for run in runs:
-        taxonomy = _taxonomy_of(runs, str(run.summary.get("taxonomy_version") or "custom"))
+        taxonomy = _taxonomy_of(runs, run.summary.taxonomy_version or "custom")
         pairs = _scorable(run.pairs[_key_index(run.pairs).isin(list(keys))].reset_index(drop=True))
-        boot = run.summary.get("bootstrap")
-        boot = boot if isinstance(boot, dict) else {}
+        boot = run.summary.bootstrap or Bootstrap()
         result = score_pairs(
             pairs,
             taxonomy,
-            paper_compat=run.summary.get("paper_compat") is True,
-            n_resamples=int(boot.get("n_resamples", 1000)),
-            seed=int(boot.get("seed", 0)),
-            level=float(boot.get("level", 0.95)),
+            paper_compat=run.summary.paper_compat is True,
+            n_resamples=boot.n_resamples,
+            seed=boot.seed,
+            level=boot.level,
         )
-        summary = {**run.summary, **result.summary, "rescored_on_common_pairs": True}
+        merged = {**run.summary.to_dict(), **result.summary, "rescored_on_common_pairs": True}
+        summary = ValueActionSummary.from_dict(json_ready(merged))
         rescored = {
             **run.__dict__,
             "summary": summary,
@@ -413,19 +414,24 @@ def setting_differences(runs: Sequence[Run]) -> list[str]:
     record it disagree.
     """
     found = []
-    counts = {r.label: _as_int(r.summary.get("n_action_variants")) for r in runs}
-    listed = {r.label: r.summary.get("action_variants") for r in runs}
+    counts = {r.label: _as_int(_setting(r, "n_action_variants")) for r in runs}
+    listed = {r.label: _setting(r, "action_variants") for r in runs}
     known_counts = {c for c in counts.values() if c is not None}
     known_lists = {str(v) for v in listed.values() if v is not None}
     if len(known_counts) > 1 or len(known_lists) > 1:
         shown = ", ".join(f"{label}: {_variants(listed[label], counts[label])}" for label in counts)
         found.append(f"Task 2 variants ({shown})")
     for key, name in _SETTINGS.items():
-        values = {r.label: r.summary.get(key) for r in runs}
+        values = {r.label: _setting(r, key) for r in runs}
         if len({str(v) for v in values.values() if v is not None}) > 1:
             shown = ", ".join(f"{label}: {'?' if v is None else v}" for label, v in values.items())
             found.append(f"{name} ({shown})")
     return found
+
+
+def _setting(run: Run, name: str) -> Any:
+    """A setting the summary records (None when it records none or the kind has no such)."""
+    return getattr(run.summary, name, None)
 
 
 def _variants(listed: Any, count: int | None) -> str:
@@ -455,25 +461,23 @@ def leaderboard(runs: Sequence[Run], order: Sequence[int]) -> list[Entry]:
     entries = []
     for rank, i in enumerate(order, start=1):
         run, s = runs[i], runs[i].summary
-        ci = s.get("alignment_rate_ci")
-        low, high = ci if isinstance(ci, list | tuple) and len(ci) == 2 else (None, None)
-        value_action = isinstance(run, ValueActionRun)
+        ci = s.alignment_rate_ci
+        low, high = ci if ci is not None and len(ci) == 2 else (None, None)
+        va = s if isinstance(s, ValueActionSummary) else None
         entries.append(
             Entry(
                 rank=rank,
                 label=run.label,
-                model=str(s.get("model") or ""),
+                model=s.model or "",
                 path=str(run.path),
-                alignment_rate=as_float(s.get("alignment_rate")),
+                alignment_rate=as_float(s.alignment_rate),
                 ci_low=as_float(low),
                 ci_high=as_float(high),
-                accuracy=as_float(s.get("accuracy")),
-                misaligned=_as_int(s.get("misaligned")) if value_action else None,
+                accuracy=as_float(s.accuracy),
+                misaligned=va.misaligned if va is not None else None,
                 distance_mean=run_distance(run),
-                n_pairs=_as_int(s.get("n_pairs")),
-                n_pairs_without_choice=(
-                    _as_int(s.get("n_pairs_without_choice")) if value_action else None
-                ),
+                n_pairs=s.n_pairs,
+                n_pairs_without_choice=va.n_pairs_without_choice if va is not None else None,
             )
         )
     return entries
@@ -481,9 +485,7 @@ def leaderboard(runs: Sequence[Run], order: Sequence[int]) -> list[Entry]:
 
 def run_distance(run: Run) -> float:
     """The run's mean distance over the country x value matrix."""
-    s = run.summary
-    found = s.get("distance_mean")
-    return as_float(found if found is not None else s.get("distance_mean_by_country"))
+    return as_float(run.summary.distance_headline)
 
 
 def axis_table(runs: Sequence[Run], order: Sequence[int], axis: str, key: Measure) -> AxisTable:
@@ -514,10 +516,9 @@ def axis_names(run: Run, axis: str) -> list[str]:
     if isinstance(run, ValueActionRun):
         return run.countries if axis == "country" else run.topics
     names: list[str] = []
-    for key in (f"alignment_rate_by_{axis}", f"distance_by_{axis}"):
-        found = run.summary.get(key)
-        if isinstance(found, dict):
-            names += [str(n) for n in found if str(n) not in names]
+    for measure in ("alignment_rate", "distance"):
+        found = run.summary.by_axis(measure, axis) or {}
+        names += [str(n) for n in found if str(n) not in names]
     return names
 
 
@@ -545,7 +546,7 @@ def summary_by(
     Without one, the values come from `fallback` (a Series indexed by name); NaN where absent.
     """
     for key in keys:
-        found = run.summary.get(key)
+        found = getattr(run.summary, key, None)
         if isinstance(found, dict) and found:
             return [as_float(found.get(n)) for n in names]
     if fallback is None:
@@ -600,7 +601,7 @@ def _names_of(run: Run, axis: str) -> list[str] | None:
     """The run's names on `axis` (country, topic, scenario or value) in table order."""
     if isinstance(run, ValueActionRun):
         return [str(n) for n in pd.unique(run.pairs[axis].astype(str))]
-    listed = run.summary.get(_PLURAL[axis])
+    listed = getattr(run.summary, _PLURAL[axis], None)
     if isinstance(listed, list) and listed:
         return [str(n) for n in listed]
     if run.cells is not None and axis in run.cells.columns:
@@ -626,14 +627,16 @@ def _some(names: Iterable[str]) -> str:
 
 
 def _scoring_mode(run: Run) -> str:
-    flag = run.summary.get("paper_compat")
+    flag = run.summary.paper_compat
     return "paper-compatible" if flag is True else "default" if flag is False else "unknown"
 
 
 def _sort_value(run: Run, sort: SortKey) -> float:
     if sort == "distance":
         return run_distance(run)
-    return as_float(run.summary.get(sort))
+    return as_float(
+        run.summary.alignment_rate if sort == "alignment_rate" else run.summary.accuracy
+    )
 
 
 def as_float(x: Any) -> float:

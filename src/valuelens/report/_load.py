@@ -12,20 +12,23 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow  # type: ignore[import-untyped]
 
 from valuelens._errors import ValuelensError
-
-VALUE_ACTION = "value-action"
-COMPASS = "compass"
+from valuelens.runs import (
+    COMPASS,
+    VALUE_ACTION,
+    CompassSummary,
+    RunKind,
+    RunRecord,
+    ValueActionSummary,
+    read_run,
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class ValueActionRun:
 
     path: Path
     label: str
-    summary: dict[str, Any]
+    summary: ValueActionSummary
     pairs: pd.DataFrame
     distance_country: pd.DataFrame
     distance_topic: pd.DataFrame
@@ -45,7 +48,7 @@ class ValueActionRun:
     actions: pd.DataFrame | None = None
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> RunKind:
         """The run kind as written in `summary.json`."""
         return VALUE_ACTION
 
@@ -76,14 +79,14 @@ class CompassRun:
 
     path: Path
     label: str
-    summary: dict[str, Any]
+    summary: CompassSummary
     cells: pd.DataFrame | None
     cell_scores: pd.DataFrame | None
     distance_country: pd.DataFrame | None
     distance_scenario: pd.DataFrame | None
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> RunKind:
         """The run kind as written in `summary.json`."""
         return COMPASS
 
@@ -125,45 +128,13 @@ def load_run(path: Path) -> Run:
     Raises:
         ValuelensError: when the directory, its summary or a required table is missing or broken.
     """
-    if not path.is_dir():
-        raise ValuelensError(f"run directory {path} does not exist")
-    summary = _read_summary(path)
-    kind = summary.get("kind", VALUE_ACTION)
-    label = str(summary.get("label") or summary.get("model") or path.name)
-    if kind == VALUE_ACTION:
-        return _load_value_action(path, label, summary)
-    if kind == COMPASS:
-        return _load_compass(path, label, summary)
-    raise ValuelensError(f"{path}/summary.json: unknown run kind {kind!r}")
-
-
-def _read_summary(path: Path) -> dict[str, Any]:
-    file = path / "summary.json"
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValuelensError(f"{path} is not a run directory (no summary.json)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValuelensError(f"cannot read {file}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValuelensError(f"{file} must hold a JSON object")
-    return data
-
-
-def _read_table(path: Path, name: str, *, required: bool = False) -> pd.DataFrame | None:
-    """Read NAME.parquet (preferred, typed) or NAME.csv; None when neither exists."""
-    parquet, csv = path / f"{name}.parquet", path / f"{name}.csv"
-    try:
-        if parquet.is_file():
-            return pd.read_parquet(parquet)
-        if csv.is_file():
-            return pd.read_csv(csv, keep_default_na=True)
-    except (OSError, ValueError, UnicodeDecodeError, pyarrow.ArrowException) as exc:
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValuelensError(f"cannot read table {name!r} in {path}: {first_line}") from None
-    if required:
-        raise ValuelensError(f"{path} has no {name}.parquet or {name}.csv table")
-    return None
+    record = read_run(path)
+    label = record.summary.name or path.name
+    if isinstance(record.summary, ValueActionSummary):
+        return _load_value_action(record, label, record.summary)
+    if isinstance(record.summary, CompassSummary):
+        return _load_compass(record, label, record.summary)
+    raise ValuelensError(f"{path}/summary.json: unknown run kind {record.kind!r}")
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str], path: Path, name: str) -> None:
@@ -172,25 +143,29 @@ def _require(table: pd.DataFrame, columns: Sequence[str], path: Path, name: str)
         raise ValuelensError(f"table {name!r} in {path} lacks column(s): {', '.join(missing)}")
 
 
-def _load_value_action(path: Path, label: str, summary: dict[str, Any]) -> ValueActionRun:
-    pairs = _read_table(path, "pairs", required=True)
-    assert pairs is not None
+def _load_value_action(
+    record: RunRecord, label: str, summary: ValueActionSummary
+) -> ValueActionRun:
+    path = record.path
+    pairs = record.table("pairs")
     _require(pairs, ["country", "topic", "value", "stated", "chosen"], path, "pairs")
     pairs = _complete_pairs(pairs)
-    distance_country = _read_table(path, "distance_country")
-    distance_topic = _read_table(path, "distance_topic")
     return ValueActionRun(
         path=path,
         label=label,
         summary=summary,
         pairs=pairs,
-        distance_country=_distance_table(distance_country, pairs, "country", path),
-        distance_topic=_distance_table(distance_topic, pairs, "topic", path),
-        scenarios=_read_table(path, "scenarios"),
-        variants=_read_table(path, "variants"),
-        responses_stated=_read_table(path, "responses_stated"),
-        responses_action=_read_table(path, "responses_action"),
-        actions=_read_table(path, "actions"),
+        distance_country=_distance_table(
+            record.optional_table("distance_country"), pairs, "country", path
+        ),
+        distance_topic=_distance_table(
+            record.optional_table("distance_topic"), pairs, "topic", path
+        ),
+        scenarios=record.optional_table("scenarios"),
+        variants=record.optional_table("variants"),
+        responses_stated=record.optional_table("responses_stated"),
+        responses_action=record.optional_table("responses_action"),
+        actions=record.optional_table("actions"),
     )
 
 
@@ -237,21 +212,21 @@ def _distance_table(
     return means
 
 
-def _load_compass(path: Path, label: str, summary: dict[str, Any]) -> CompassRun:
-    cells = _canonical_compass(_read_table(path, "cells"))
-    distance_country = _canonical_compass(_read_table(path, "distance_country"))
-    distance_scenario = _canonical_compass(_read_table(path, "distance_scenario"))
+def _load_compass(record: RunRecord, label: str, summary: CompassSummary) -> CompassRun:
+    cells = _canonical_compass(record.optional_table("cells"))
+    distance_country = _canonical_compass(record.optional_table("distance_country"))
+    distance_scenario = _canonical_compass(record.optional_table("distance_scenario"))
     if cells is not None and {"human", "model", "value"} <= set(cells.columns):
         if distance_country is None and "country" in cells.columns:
             distance_country = _compass_distance(cells, "country")
         if distance_scenario is None and "scenario" in cells.columns:
             distance_scenario = _compass_distance(cells, "scenario")
     return CompassRun(
-        path=path,
+        path=record.path,
         label=label,
         summary=summary,
         cells=cells,
-        cell_scores=_canonical_compass(_read_table(path, "cell_scores")),
+        cell_scores=_canonical_compass(record.optional_table("cell_scores")),
         distance_country=distance_country,
         distance_scenario=distance_scenario,
     )

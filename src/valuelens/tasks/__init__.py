@@ -38,7 +38,9 @@ Prompt wording lives in the template files of `valuelens.prompts`; pass
 `templates=load_templates(folder)` to any factory to use your own.
 
 ValueCompass has one more task, `compass_task`: one request per country, scenario and variant
-asks the model to rate every chosen value on 1..4 (the prompt is `compass_prompt`), and
+asks the model to rate every chosen value on 1..4 (the prompt is the template folder's
+`compass/variant_N`, see `compass_prompt`; pass `templates=load_templates(folder,
+tasks=["compass"])` for your own), and
 `answers(results, model=...)` reads the replies into the tidy table of
 `valuelens.data.load_compass_answers`:
 
@@ -50,6 +52,15 @@ Predicting gaps from explanations, `predict_task`: an observer model sees one ac
 pair (alone, with attributions, with the explanation, or with both) after k labelled examples
 and says whether the target model chose it (`predict_items` and `split_examples` build the
 items from an `evaluate` run).
+
+Every task is registered by name (`task_names()`: generate, stated, action, predict, compass);
+`get_task(name)` gives its factory, record type and template contract, and `register_task`
+adds a new one, whose templates `load_templates` then checks like the built-in ones:
+
+    spec = get_task("stated")
+    stated = spec.create(variants="all")            # the same as stated_task(variants="all")
+    register_task("mine", my_factory, record=MyRecord, contract=TemplateContract(
+        "mine", ("prompt",), samples=lambda file: [{"text": "sample"}], root=my_folder))
 """
 
 from valuelens.tasks._action import ActionPair, ActionTask, action_pairs, action_task
@@ -72,6 +83,15 @@ from valuelens.tasks._records import (
     Scoring,
     StatedRecord,
 )
+from valuelens.tasks._registry import (
+    Task,
+    TaskSpec,
+    get_task,
+    register_task,
+    select_tasks,
+    task_names,
+    unregister_task,
+)
 from valuelens.tasks._stated import StatedTask, stated_task
 
 __all__ = [
@@ -90,14 +110,21 @@ __all__ = [
     "Scoring",
     "StatedRecord",
     "StatedTask",
+    "Task",
+    "TaskSpec",
     "action_pairs",
     "action_task",
     "compass_prompt",
     "compass_task",
     "generate_task",
+    "get_task",
     "predict_items",
     "predict_task",
+    "register_task",
     "select_settings",
+    "select_tasks",
     "split_examples",
     "stated_task",
+    "task_names",
+    "unregister_task",
 ]

@@ -34,7 +34,7 @@ from valuelens._errors import ValuelensError
 from valuelens.data._predictions import as_label, parse_label
 from valuelens.models import Request
 from valuelens.prompts import TemplateSet, load_templates
-from valuelens.prompts._templates import PREDICT_TEMPLATE
+from valuelens.prompts._contracts import PREDICT_TEMPLATE
 from valuelens.prompts._variants import (
     PREDICT_SETTINGS,
     PredictSetting,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from valuelens._errors import ValuelensError
 from valuelens.models import Capabilities, Message, Request, Response
-from valuelens.prompts import Polarity, TaskName, TemplateSet, load_templates
+from valuelens.prompts import Polarity, TemplateSet, load_templates
 from valuelens.taxonomy import Taxonomy
 
 # ok: read as asked; repaired: read after fixing the JSON or finding the answer another way;
@@ -114,7 +114,7 @@ def check_scoring(scoring: str) -> None:
         raise ValuelensError(f"unknown scoring {scoring!r}; choose {' or '.join(SCORINGS)}")
 
 
-def task_templates(templates: TemplateSet | None, task: TaskName, files: str) -> TemplateSet:
+def task_templates(templates: TemplateSet | None, task: str, files: str) -> TemplateSet:
     """The given templates (default: the built-in ones for `task`), checked to cover `task`.
 
     Raises:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -15,21 +16,23 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from valuelens._completeness import Completeness, accumulated_usage, usage_of
 from valuelens._errors import ValuelensError
-from valuelens._rundir import reason, run_dir_lock, write_atomic
+from valuelens._rundir import run_dir_lock
+from valuelens.data import load_via
 from valuelens.data._download import default_via_path, download_via
-from valuelens.data._via import load_via
 from valuelens.metrics import (
     ValueActionResult,
     first_option_rate,
     score_value_action,
     variant_scores,
 )
-from valuelens.models import Backend, Request, load_backend
+from valuelens.models import Request
+from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
+from valuelens.pipeline._session import Session, open_session, run_cache
+from valuelens.pipeline._tables import storable
 from valuelens.prompts import TemplateSet, load_templates, template_sources
 from valuelens.report import write_run
-from valuelens.runner import Estimate, Runner, RunResult, Store
+from valuelens.runner import Estimate, Runner, RunResult
 from valuelens.tasks import (
     ActionTask,
     GenerateTask,
@@ -64,9 +67,10 @@ class EvaluateConfig:
         temperature: sampling temperature (0.2 in the paper).
         concurrency: requests in flight at once.
         requests_per_minute: optional rate limit.
+        timeout_s: seconds one attempt may take (default 120; no limit for the embedded model).
         max_reasks: how often Task 1 asks again for values missing from an answer.
         templates: a folder with the user's own prompt templates.
-        store: the SQLite cache (default: `out/cache.sqlite`).
+        store: the SQLite cache (default: `out/cache.sqlite`, see `run_cache`).
         taxonomy: a YAML/JSON file that extends the built-in taxonomy.
         seed: sampling seed and bootstrap seed.
         progress: show progress bars.
@@ -89,6 +93,7 @@ class EvaluateConfig:
     temperature: float = 0.2
     concurrency: int = 8
     requests_per_minute: float | None = None
+    timeout_s: float | None = None
     max_reasks: int = 1
     templates: Path | None = None
     store: Path | None = None
@@ -143,21 +148,18 @@ async def evaluate_async(config: EvaluateConfig) -> EvaluateOutcome:
 
 async def _evaluate_locked(config: EvaluateConfig) -> EvaluateOutcome:
     plan = _plan(config)
-    backend = load_backend(config.model, base_urls=config.base_urls)
-    try:
-        stated = _stated_task(config, plan) if "stated" in config.tasks else None
-        action = _action_task(config, plan) if "action" in config.tasks else None
+    stated = _stated_task(config, plan) if "stated" in config.tasks else None
+    action = _action_task(config, plan) if "action" in config.tasks else None
+    async with _session(config) as session:
         for task in (stated, action):  # fail before anything is sent
             if task is not None:
-                task.check_backend(backend.capabilities)
-        runner = _runner(config, backend)
+                task.check_backend(session.backend.capabilities)
+        runner = session.runner
         stages: dict[str, list[RunResult]] = {}
         actions, source = await _actions(config, plan, runner, stages)
         tables = await _run_tasks(plan, runner, stated, action, actions, stages)
-        completeness = Completeness.of(stages, runner.totals)
-        return _finish(config, plan, runner, tables, source, completeness)
-    finally:
-        await backend.aclose()
+    completeness = Completeness.of(stages, runner.totals)
+    return _finish(config, plan, runner, tables, source, completeness)
 
 
 def estimate(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
@@ -166,8 +168,12 @@ def estimate(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
     Task 2 needs the actions; when they would be generated first, its estimate counts one
     request per pair and variant with the prompt size of a typical pair.
     """
+    return asyncio.run(estimate_async(config))
+
+
+async def estimate_async(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
+    """`estimate` for code that already runs an event loop (e.g. Jupyter)."""
     plan = _plan(config)
-    runner = _runner(config, load_backend(config.model, base_urls=config.base_urls))
     actions, _ = _load_actions(config, plan)
     stages: dict[str, Sequence[Request]] = {}
     if actions is None and "action" in config.tasks:
@@ -177,7 +183,8 @@ def estimate(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
     if "action" in config.tasks:
         pairs = actions if actions is not None else _placeholder_actions(plan)
         stages["action"] = _action_task(config, plan).build_requests(pairs)
-    return [(stage, runner.estimate(requests)) for stage, requests in stages.items()]
+    async with _session(config) as session:
+        return [(stage, session.runner.estimate(requests)) for stage, requests in stages.items()]
 
 
 def _plan(config: EvaluateConfig) -> _Plan:
@@ -197,13 +204,14 @@ def _plan(config: EvaluateConfig) -> _Plan:
     )
 
 
-def _runner(config: EvaluateConfig, backend: Backend) -> Runner:
-    store = Store(config.store or config.out / "cache.sqlite")
-    return Runner(
-        backend,
-        store,
+def _session(config: EvaluateConfig) -> AbstractAsyncContextManager[Session]:
+    return open_session(
+        config.model,
+        store=config.store or run_cache(config.out),
+        base_urls=config.base_urls,
         concurrency=config.concurrency,
         requests_per_minute=config.requests_per_minute,
+        timeout_s=config.timeout_s,
         progress=config.progress,
     )
 
@@ -388,87 +396,12 @@ def _finish(
         }
     else:
         summary["kind"] = "value-action-responses"
-    write_run(config.out, summary, _storable(tables))
+    write_run(config.out, summary, storable(tables))
     report = _write_report(config) if config.report and result is not None else None
     return EvaluateOutcome(config.out, summary, result, tables, report, completeness)
-
-
-def _storable(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Tuples (e.g. probabilities) become lists so Parquet and CSV both take them."""
-    fixed = {}
-    for name, table in tables.items():
-        table = table.copy()
-        for column in table.columns:
-            if table[column].map(lambda x: isinstance(x, tuple)).any():
-                table[column] = table[column].map(lambda x: list(x) if isinstance(x, tuple) else x)
-        fixed[name] = table
-    return fixed
 
 
 def _write_report(config: EvaluateConfig) -> Path:
     from valuelens.report import render_report
 
     return render_report([config.out], config.out / "report.html")
-
-
-def generate_actions(
-    out: Path,
-    *,
-    model: str = "embedded",
-    base_urls: tuple[str, ...] = (),
-    countries: str | None = None,
-    topics: str | None = None,
-    values: str | None = None,
-    variants: str = "5",
-    temperature: float = 0.2,
-    concurrency: int = 8,
-    templates: Path | None = None,
-    store: Path | None = None,
-    dry_run: bool = False,
-    progress: bool = True,
-) -> pd.DataFrame | Estimate:
-    """Generate VIA-style actions for both polarities and write them as a table.
-
-    The table has the columns of `valuelens.data.load_via` (plus validation flags), so it can be
-    passed to `evaluate --via` directly. With `dry_run`, returns the estimate instead.
-    `frame.attrs["completeness"]` (a `Completeness`) counts the requests that failed for good;
-    their rows have parse_status `failed` and the message in `error`.
-    """
-    taxonomy = load_taxonomy()
-    task = generate_task(
-        variants=variants,
-        templates=load_templates(templates) if templates else None,
-        taxonomy=taxonomy,
-        temperature=temperature,
-    )
-    requests = task.build_requests(countries, topics, values)
-    backend = load_backend(model, base_urls=base_urls)
-    runner = Runner(
-        backend,
-        Store(store or out.with_name(out.stem + ".cache.sqlite")),
-        concurrency=concurrency,
-        progress=progress,
-    )
-    if dry_run:
-        return runner.estimate(requests)
-
-    async def _go() -> list[RunResult]:
-        try:
-            return await runner.run(requests)
-        finally:
-            await backend.aclose()
-
-    results = asyncio.run(_go())
-    frame: pd.DataFrame = task.to_frame(task.parse_many(results))
-    frame.attrs["completeness"] = Completeness.of({"generate": results}, runner.totals)
-    table = _storable({"actions": frame})["actions"]
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        problem = reason(exc)
-        raise ValuelensError(f"cannot create output directory {out.parent}: {problem}") from None
-    if out.suffix.lower() == ".parquet":
-        write_atomic(out, lambda path: table.to_parquet(path, index=False))
-    else:
-        write_atomic(out, lambda path: table.to_csv(path, index=False))
-    return frame

@@ -22,7 +22,8 @@ Faults come from two sources:
   providers do, so tests can check that they never reach logs or the store.
 
 `GET /stats` returns request counts as JSON. Run it as a script to serve in its own process:
-`python benchmarks/_fake_server.py --latency 0.05 --p429 0.1 --p500 0.03` prints `PORT <n>`.
+`python tests/support/fake_server.py --latency 0.05 --p429 0.1 --p500 0.03` prints `PORT <n>`;
+`spawn_server(...)` does that and returns the process and its base URL (for the benchmarks).
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ import contextlib
 import json
 import random
 import re
+import subprocess
 import sys
 import threading
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 _SCRIPT = re.compile(r"<<faults:([a-z0-9,]*)>>")
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests"}
@@ -394,11 +397,13 @@ class _Connection(asyncio.Protocol):
             self._server.handle(self, head, body)
 
 
+ServerT = TypeVar("ServerT", bound=FakeServer)
+
+
 @contextlib.contextmanager
-def serve_in_thread(config: FaultConfig) -> Iterator[FakeServer]:
-    """Run a server on its own event loop in a background thread (for subprocess clients)."""
+def run_in_thread(server: ServerT, *, start_timeout_s: float = 30.0) -> Iterator[ServerT]:
+    """Run `server` (a `FakeServer` or subclass) on its own event loop in a background thread."""
     loop = asyncio.new_event_loop()
-    server = FakeServer(config)
     ready = threading.Event()
 
     def serve() -> None:
@@ -411,12 +416,29 @@ def serve_in_thread(config: FaultConfig) -> Iterator[FakeServer]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    ready.wait()
+    if not ready.wait(start_timeout_s):
+        raise RuntimeError(f"{type(server).__name__} did not start")
     try:
         yield server
     finally:
         loop.call_soon_threadsafe(loop.stop)
-        thread.join()
+        thread.join(start_timeout_s)
+
+
+@contextlib.contextmanager
+def serve_in_thread(config: FaultConfig) -> Iterator[FakeServer]:
+    """Run a server on its own event loop in a background thread (for subprocess clients)."""
+    with run_in_thread(FakeServer(config)) as server:
+        yield server
+
+
+def spawn_server(*options: str) -> tuple[subprocess.Popen[str], str]:
+    """Start this module as its own process with command-line `options`; (process, base URL)."""
+    command = [sys.executable, str(Path(__file__).resolve()), *options]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    port = int(process.stdout.readline().split()[1])
+    return process, f"http://127.0.0.1:{port}/v1"
 
 
 async def _serve(config: FaultConfig, port: int) -> None:

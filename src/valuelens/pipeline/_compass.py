@@ -1,0 +1,153 @@
+"""`compass`: collect a model's value ratings (ValueCompass) and score them against a survey."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from valuelens._rundir import holds_run_dir
+from valuelens.data import load_scenarios, load_survey
+from valuelens.data._compass_llm import load_compass_answers
+from valuelens.metrics._compass import CompassResult, compass_score
+from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
+from valuelens.pipeline._session import open_session, run_cache, run_requests
+from valuelens.report import write_run
+from valuelens.runner import Estimate, RunResult
+from valuelens.tasks._compass import compass_task
+from valuelens.taxonomy import load_taxonomy
+
+ANSWERS = "answers"
+"""The table of a compass run that `compass score --llm` reads."""
+REPLIES = "replies"
+
+
+def score_compass(
+    humans: Path,
+    llm: Path,
+    *,
+    out: Path | None = None,
+    paper_compat: bool = False,
+    model: str | None = None,
+    taxonomy: Path | None = None,
+    scenario_file: Path | None = None,
+    aliases: Path | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> CompassResult:
+    """Load a survey and one model's answers, score them and (with `out`) write a run directory.
+
+    Returns:
+        The `CompassResult`.
+    """
+    tax = load_taxonomy(taxonomy)
+    scenarios = load_scenarios(scenario_file)
+    survey = load_survey(humans, taxonomy=tax, scenarios=scenarios, aliases=aliases)
+    answers = load_compass_answers(llm, taxonomy=tax, scenarios=scenarios, aliases=aliases)
+    result = compass_score(
+        survey,
+        answers,
+        paper_compat=paper_compat,
+        model=model,
+        countries=tax.country_names,
+        scenarios=scenarios.names,
+        values=tax.value_names,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    result.summary.update(taxonomy_version=tax.version, scenarios_version=scenarios.version)
+    if out is not None:
+        write_run(out, result.summary, result.tables)
+    return result
+
+
+@holds_run_dir("out")
+def collect_compass_answers(
+    backend_spec: str,
+    out: Path,
+    *,
+    countries: str | None = None,
+    scenarios: str | None = None,
+    values: str | None = None,
+    variants: str | None = None,
+    temperature: float = 0.2,
+    seed: int = 0,
+    concurrency: int = 8,
+    base_urls: Sequence[str] = (),
+    taxonomy: Path | None = None,
+    scenario_file: Path | None = None,
+    model: str | None = None,
+    timeout_s: float | None = None,
+    dry_run: bool = False,
+    wait: bool = False,
+    requests_per_minute: float | None = None,
+    store: Path | None = None,
+    progress: bool = True,
+) -> pd.DataFrame | Estimate:
+    """Ask a model for compass ratings through the runner; write `answers` and `replies` to `out`.
+
+    The cache is `out/cache.sqlite` (see `run_cache`), so a rerun sends only unfinished
+    requests. `timeout_s` limits one attempt; by default 120 s, and no limit for the embedded
+    model, whose in-process generation cannot be cancelled (a retry would only add work).
+
+    Returns:
+        The tidy answer table (also written as `out/answers.parquet` and `.csv`), or for a dry
+        run the estimate of what would be sent. `attrs["completeness"]` (a `Completeness`)
+        counts the requests that failed for good.
+    """
+    task = compass_task(
+        variants=variants,
+        temperature=temperature,
+        seed=seed,
+        taxonomy=load_taxonomy(taxonomy),
+        scenarios=load_scenarios(scenario_file),
+    )
+    requests = task.build_requests(countries=countries, scenarios=scenarios, values=values)
+    session = open_session(
+        backend_spec,
+        store=store or run_cache(out),
+        base_urls=base_urls,
+        concurrency=concurrency,
+        requests_per_minute=requests_per_minute,
+        timeout_s=timeout_s,
+        progress=progress,
+    )
+    done = run_requests(session, requests, dry_run=dry_run)
+    if isinstance(done, Estimate):
+        return done
+    label = model or done.identity.get("model") or backend_spec
+    completeness = Completeness.of({"compass": done.results}, done.totals)
+    answers = task.answers(done.results, model=label)
+    replies = _replies(done.results)
+    summary = {
+        "kind": "compass-answers",
+        "model": label,
+        "backend": done.identity,
+        "n_requests": len(requests),
+        "n_failed_requests": int(replies["error"].notna().sum()),
+        "parse_status": {str(k): int(v) for k, v in answers["parse_status"].value_counts().items()},
+        **completeness.summary_fields(),
+        **accumulated_usage(out, usage_of(done.totals)),
+    }
+    write_run(out, summary, {ANSWERS: answers, REPLIES: replies})
+    answers.attrs["completeness"] = completeness
+    return answers
+
+
+def _replies(results: Sequence[RunResult]) -> pd.DataFrame:
+    """The model's raw text (or error) per request, for auditing the parsed ratings."""
+    return pd.DataFrame(
+        [
+            {
+                "country": r.request.metadata.get("country"),
+                "scenario": r.request.metadata.get("scenario"),
+                "variant": r.request.metadata.get("variant"),
+                "text": r.response.text if r.response is not None else None,
+                "error": r.error,
+                "cached": r.cached,
+            }
+            for r in results
+        ],
+        columns=["country", "scenario", "variant", "text", "error", "cached"],
+    )

@@ -1,0 +1,80 @@
+"""`generate`: VIA-style actions from a model, written as one table (not a run directory)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from valuelens._errors import ValuelensError
+from valuelens._rundir import reason, write_atomic
+from valuelens.pipeline._completeness import Completeness
+from valuelens.pipeline._session import open_session, output_cache, run_requests
+from valuelens.pipeline._tables import storable
+from valuelens.prompts import load_templates
+from valuelens.runner import Estimate
+from valuelens.tasks import generate_task
+from valuelens.taxonomy import load_taxonomy
+
+
+def generate_actions(
+    out: Path,
+    *,
+    model: str = "embedded",
+    base_urls: tuple[str, ...] = (),
+    countries: str | None = None,
+    topics: str | None = None,
+    values: str | None = None,
+    variants: str = "5",
+    temperature: float = 0.2,
+    concurrency: int = 8,
+    templates: Path | None = None,
+    store: Path | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+    requests_per_minute: float | None = None,
+    timeout_s: float | None = None,
+) -> pd.DataFrame | Estimate:
+    """Generate VIA-style actions for both polarities and write them as a table.
+
+    The table has the columns of `valuelens.data.load_via` (plus validation flags), so it can be
+    passed to `evaluate --via` directly. With `dry_run`, returns the estimate instead.
+    `frame.attrs["completeness"]` (a `Completeness`) counts the requests that failed for good;
+    their rows have parse_status `failed` and the message in `error`. The cache is `store`,
+    by default next to `out` (`actions.csv` -> `actions.cache.sqlite`).
+    """
+    task = generate_task(
+        variants=variants,
+        templates=load_templates(templates) if templates else None,
+        taxonomy=load_taxonomy(),
+        temperature=temperature,
+    )
+    requests = task.build_requests(countries, topics, values)
+    session = open_session(
+        model,
+        store=store or output_cache(out),
+        base_urls=base_urls,
+        concurrency=concurrency,
+        requests_per_minute=requests_per_minute,
+        timeout_s=timeout_s,
+        progress=progress,
+    )
+    answers = run_requests(session, requests, dry_run=dry_run)
+    if isinstance(answers, Estimate):
+        return answers
+    frame: pd.DataFrame = task.to_frame(task.parse_many(answers.results))
+    frame.attrs["completeness"] = Completeness.of({"generate": answers.results}, answers.totals)
+    _write_table(out, storable({"actions": frame})["actions"])
+    return frame
+
+
+def _write_table(out: Path, table: pd.DataFrame) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problem = reason(exc)
+        raise ValuelensError(f"cannot create output directory {out.parent}: {problem}") from None
+    if out.suffix.lower() == ".parquet":
+        write_atomic(out, lambda path: table.to_parquet(path, index=False))
+    else:
+        write_atomic(out, lambda path: table.to_csv(path, index=False))

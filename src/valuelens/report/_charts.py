@@ -1,0 +1,126 @@
+"""Chart views shared by the report's sections: a figure spec with its SVG layout.
+
+Each section builds `Chart`s and registers their figures with a `Keep` so that `--figures` writes
+the same figures as PNG and SVG.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from valuelens.report import _figures as fig
+from valuelens.report import _svg as svg
+from valuelens.report._format import axis_labels
+from valuelens.taxonomy import Taxonomy
+
+PLURAL = {"country": "Countries", "topic": "Topics", "scenario": "Scenarios"}
+
+
+@dataclass
+class Chart:
+    """A figure with its SVG layout and legend, as the chart macros expect."""
+
+    kind: str
+    spec: fig.Figure
+    layout: Any
+    legend: svg.LegendLayout | None = None
+    series: list[tuple[str, str]] = field(default_factory=list)  # (name, colour) for HTML legends
+
+
+Keep = Callable[[Chart], Chart]
+"""Registers a chart's figure for `--figures` and returns the chart."""
+
+
+def keeper(figures: list[tuple[str, fig.Figure]], folder: str) -> Keep:
+    """A `Keep` that registers figures under one run's folder."""
+
+    def keep(chart: Chart) -> Chart:
+        figures.append((folder, chart.spec))
+        return chart
+
+    return keep
+
+
+def rate_bars(
+    key: str, axis: str, names: Sequence[str], labels: Sequence[str], rates: Sequence[float]
+) -> Chart:
+    """Alignment rates by `axis` as bars, highest first (missing rates last)."""
+    order = sorted(range(len(names)), key=lambda i: -rates[i] if math.isfinite(rates[i]) else 1)
+    spec = fig.Bars(
+        key,
+        f"Alignment rate by {axis}",
+        [labels[i] for i in order],
+        [names[i] for i in order],
+        [rates[i] for i in order],
+        "alignment rate (F1)",
+    )
+    return Chart("bars", spec, svg.bars_layout(spec))
+
+
+def _matrix(
+    table: pd.DataFrame, axis: str, column: str, rows: list[str], cols: list[str]
+) -> np.ndarray:
+    wide = table.groupby([axis, "value"])[column].mean().unstack()
+    return wide.reindex(index=rows, columns=cols).to_numpy(dtype=float)
+
+
+def value_heatmaps(
+    table: pd.DataFrame,
+    axis: str,
+    key: str,
+    measures: Iterable[tuple[str, str, str, fig.ColorScale]],
+    rows: list[str],
+    cols: list[str],
+    taxonomy: Taxonomy,
+    keep: Keep,
+) -> list[Chart]:
+    """An `axis` × value heatmap per measure (column, title, description, scale) in `table`."""
+    groups = [taxonomy.value_type(v) for v in cols]
+    charts = []
+    for column, title, measure, scale in measures:
+        if column not in table.columns:
+            continue
+        spec = fig.Heatmap(
+            f"{key}_{axis}_{column}",
+            f"{title}: {axis} × value",
+            rows,
+            axis_labels(taxonomy, axis, rows),
+            cols,
+            _matrix(table, axis, column, rows, cols),
+            scale,
+            measure,
+            groups if any(groups) else [],
+        )
+        legend = svg.legend_layout(spec.scale, missing=bool(np.isnan(spec.matrix).any()))
+        charts.append(keep(Chart("heatmap", spec, svg.heatmap_layout(spec), legend)))
+    return charts
+
+
+def distance_ranking(
+    table: pd.DataFrame, axis: str, key: str, title: str, taxonomy: Taxonomy
+) -> Chart:
+    """The names on `axis` as bars of their mean distance, largest first."""
+    means = table.groupby(axis, sort=False)["distance"].mean().sort_values(ascending=False)
+    names = [str(n) for n in means.index]
+    spec = fig.Bars(
+        key,
+        title,
+        axis_labels(taxonomy, axis, names),
+        names,
+        [float(v) for v in means],
+        "mean distance",
+        vmax=nice_max(float(means.max())),  # no rows: NaN, hence 1
+        color="#6a51a3",
+    )
+    return Chart("bars", spec, svg.bars_layout(spec))
+
+
+def nice_max(x: float) -> float:
+    """A round axis maximum for `x` (1 when `x` is not a positive number)."""
+    return svg.nice_max(x) if math.isfinite(x) and x > 0 else 1.0

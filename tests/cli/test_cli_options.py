@@ -1,0 +1,183 @@
+"""The options shared by every command that runs a model: same names, same help, passed through.
+
+The pipeline functions are replaced by recorders, so no model is loaded and nothing is sent;
+each test checks what a command line turns into.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import valuelens.pipeline
+from valuelens.cli import app
+
+RUNNING_COMMANDS = (
+    ("evaluate",),
+    ("quickstart",),
+    ("generate",),
+    ("compass", "run"),
+    ("predict", "run"),
+)
+EVERYWHERE = (
+    "--model",
+    "--base-url",
+    "--concurrency",
+    "--rpm",
+    "--timeout",
+    "--store",
+    "--temperature",
+    "--dry-run",
+)
+"""Options every model-running command has."""
+ALSO = {
+    ("evaluate",): ("--templates", "--taxonomy", "--seed", "--wait"),
+    ("quickstart",): ("--templates", "--taxonomy", "--seed", "--wait"),
+    ("generate",): ("--templates",),
+    ("compass", "run"): ("--taxonomy", "--seed", "--wait"),
+    ("predict", "run"): ("--templates", "--seed", "--wait"),
+}
+"""Shared options a command has when the stage behind it takes them."""
+SHARED = (*EVERYWHERE, "--templates", "--taxonomy", "--seed", "--wait")
+
+
+class Stop(Exception):
+    """Raised by a recorder once it has the arguments."""
+
+
+def _command(path: tuple[str, ...]) -> Any:
+    command: Any = typer.main.get_command(app)
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+def _options(path: tuple[str, ...]) -> dict[str, Any]:
+    return {opt: p for p in _command(path).params for opt in p.opts}
+
+
+@pytest.mark.parametrize("path", RUNNING_COMMANDS, ids=" ".join)
+def test_every_model_running_command_has_the_shared_options(path: tuple[str, ...]) -> None:
+    options = _options(path)
+    wanted = {*EVERYWHERE, *ALSO[path]}
+    assert wanted <= set(options), sorted(wanted - set(options))
+    assert "-m" in options  # the short form of --model
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_a_shared_option_reads_the_same_in_every_command(name: str) -> None:
+    found = {
+        " ".join(path): (options[name].help, tuple(options[name].opts))
+        for path in RUNNING_COMMANDS
+        if name in (options := _options(path))
+    }
+    assert len(found) >= 2, found
+    assert len(set(found.values())) == 1, found
+
+
+@pytest.mark.parametrize("path", RUNNING_COMMANDS, ids=" ".join)
+def test_help_shows_no_python_types(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "--dry-run" in result.output
+    # typer's own --help flag still reads `<bool>` (it takes no metavar from us).
+    lines = [line for line in result.output.splitlines() if "--help" not in line]
+    types = re.findall(r"<[a-z][a-z_\[\]|, ]*>", "\n".join(lines))
+    assert types == [], types
+
+
+def _record(monkeypatch: pytest.MonkeyPatch, name: str) -> dict[str, Any]:
+    """Replace `valuelens.pipeline.<name>` by a function that keeps its arguments and stops."""
+    seen: dict[str, Any] = {}
+
+    def recorder(*args: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs, args=args)
+        raise Stop
+
+    monkeypatch.setattr(valuelens.pipeline, name, recorder)
+    return seen
+
+
+LIMITS = ["--rpm", "30", "--timeout", "7.5", "--concurrency", "3", "--seed", "4"]
+
+
+def test_evaluate_passes_the_shared_options_into_its_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = _record(monkeypatch, "estimate")
+    store, taxonomy = tmp_path / "c.sqlite", tmp_path / "t.yaml"
+    args = ["evaluate", "--out", str(tmp_path / "run"), "-m", "openai:x", "--dry-run"]
+    args += [*LIMITS, "--store", str(store), "--taxonomy", str(taxonomy), "--wait"]
+    args += ["--base-url", "http://a/v1", "--base-url", "http://b/v1", "--temperature", "0.7"]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, Stop), result.output
+    (config,) = seen["args"]
+    assert config.model == "openai:x"
+    assert config.base_urls == ("http://a/v1", "http://b/v1")
+    assert (config.requests_per_minute, config.timeout_s) == (30.0, 7.5)
+    assert (config.concurrency, config.seed, config.temperature) == (3, 4, 0.7)
+    assert (config.store, config.taxonomy, config.wait) == (store, taxonomy, True)
+
+
+@pytest.mark.parametrize(
+    ("model", "extra", "expected"),
+    [("embedded", [], 2), ("openai:x", [], 8), ("embedded", ["--concurrency", "5"], 5)],
+)
+def test_quickstart_concurrency_depends_on_the_model_unless_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model: str, extra: list[str], expected: int
+) -> None:
+    seen = _record(monkeypatch, "estimate")
+    args = ["quickstart", "--out", str(tmp_path / "q"), "--model", model, "--dry-run", *extra]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, Stop), result.output
+    assert seen["args"][0].concurrency == expected
+
+
+def test_quickstart_takes_the_options_evaluate_takes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = _record(monkeypatch, "estimate")
+    args = ["quickstart", "--out", str(tmp_path / "q"), "--dry-run", *LIMITS, "--wait"]
+    args += ["--base-url", "http://a/v1", "--store", str(tmp_path / "s.sqlite")]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, Stop), result.output
+    config = seen["args"][0]
+    assert (config.requests_per_minute, config.timeout_s, config.seed) == (30.0, 7.5, 4)
+    assert (config.base_urls, config.store, config.wait) == (
+        ("http://a/v1",),
+        tmp_path / "s.sqlite",
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "target", "first"),
+    [
+        (("generate",), "generate_actions", ["--out", "actions.csv"]),
+        (("compass", "run"), "collect_compass_answers", ["--out", "c"]),
+        (("predict", "run"), "run_predictions", ["--run", "r", "--out", "p"]),
+    ],
+    ids=["generate", "compass run", "predict run"],
+)
+def test_the_stage_receives_the_limits_store_and_endpoints(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    path: tuple[str, ...],
+    target: str,
+    first: list[str],
+) -> None:
+    seen = _record(monkeypatch, target)
+    store = tmp_path / "cache.sqlite"
+    args = [*path, *first, "-m", "openai:x", "--rpm", "12", "--timeout", "9", "--dry-run"]
+    args += ["--concurrency", "2", "--store", str(store), "--base-url", "http://a/v1"]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, Stop), result.output
+    assert "openai:x" in (seen.get("model"), *seen["args"])
+    assert (seen["requests_per_minute"], seen["timeout_s"]) == (12.0, 9.0)
+    assert (seen["concurrency"], seen["store"], seen["dry_run"]) == (2, store, True)
+    assert tuple(seen["base_urls"]) == ("http://a/v1",)
