@@ -1,7 +1,8 @@
 """What the benchmarks share: the test helpers on `sys.path`, and a timer.
 
-The fake server and the run factory are test helpers (`tests/support`, `tests/report`); importing
-this module first makes them importable from a benchmark script. Standard library only.
+The fake server, the run factory and the Chromium driver are test helpers (`tests/support`);
+importing this module first puts `tests/` on `sys.path`, so a benchmark script imports them as
+`support.<module>`. Standard library only.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
-for folder in (TESTS, TESTS / "report"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
+if str(TESTS) not in sys.path:
+    sys.path.insert(0, str(TESTS))
 
 
 def best_of(repeat: int, fn: Callable[[], object]) -> float:

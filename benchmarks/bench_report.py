@@ -2,7 +2,7 @@
 
 Two cases: runs from `valuelens score` (aggregates only) and runs from `valuelens evaluate`
 (with the item browser: both actions, 8 stated answers and 2 action answers per pair). The data
-are synthetic (seeded), built by the test helper `tests/report/report_runfactory.py`; with
+are synthetic (seeded), built by the test helper `tests/support/report_runfactory.py`; with
 `--reference DIR` the score-like runs use the authors' reconstructed per-pair files instead.
 Baselines: json.dumps of the same tables written to disk, and pandas `to_html` of the pairs.
 When Chromium is installed, the page's load time in headless Chromium is measured too.
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from _common import best_of  # first: it puts tests/report on sys.path
+from _common import best_of  # first: it puts tests/ on sys.path
 
 # isort: split
-from report_runfactory import (
+from support.report_runfactory import (
     grid,
     reference_pairs,
     synthetic_items,
@@ -32,7 +32,6 @@ from report_runfactory import (
     synthetic_variants,
     write_value_action_run,
 )
-
 from valuelens.report._html import render_report
 
 MODELS = ("gpt-4o-mini", "Llama-3.3-70B-Instruct")
@@ -81,7 +80,7 @@ def baseline_to_html(runs: list[Path], out: Path) -> None:
 
 def browser_load_seconds(page: Path, workdir: Path) -> float | None:
     try:
-        from report_cdp import Browser, find_chromium
+        from support.report_cdp import Browser, find_chromium
     except ImportError:
         return None
     import shutil

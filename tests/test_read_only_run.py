@@ -14,13 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from support.report_runfactory import grid, synthetic_pairs, write_value_action_run
+from valuelens.models import Response
 from valuelens.runner import Store
 from valuelens.runner._store import Row, response_to_json
-
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from report_runfactory import grid, synthetic_pairs, write_value_action_run
-
-from valuelens.models import Response
 
 # Runs inside the read-only folder's view; prints "ok" after every check.
 CHECKS = r"""

@@ -366,9 +366,7 @@ def test_staged_files_replace_in_order_with_the_summary_last(tmp_path: Path) -> 
 def test_report_html_is_replaced_whole_or_not_at_all(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sys.path.insert(0, str(Path(__file__).parent / "report"))
-    from report_runfactory import grid, synthetic_pairs, write_value_action_run
-
+    from support.report_runfactory import grid, synthetic_pairs, write_value_action_run
     from valuelens.report import render_report
 
     run = write_value_action_run(tmp_path / "run", synthetic_pairs(grid(2, 1)), label="m")

@@ -16,12 +16,12 @@ returns its results with pandas DataFrames:
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from valuelens._errors import ValuelensError
+from valuelens._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from valuelens._api import compare, compass, compass_score, evaluate, predict, report, score
@@ -55,14 +55,7 @@ _LAZY: dict[str, str] = {
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, which would accept any attribute otherwise
-
-    def __getattr__(name: str) -> Any:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)
 
 
 class _Package(types.ModuleType):
@@ -74,14 +67,10 @@ class _Package(types.ModuleType):
     subpackage is still imported as usual (`from valuelens.report import render_report`).
     """
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         if name == "report" and isinstance(value, types.ModuleType):
             return
         super().__setattr__(name, value)
 
 
 sys.modules[__name__].__class__ = _Package
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})

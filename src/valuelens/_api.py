@@ -271,6 +271,7 @@ def compass(
     timeout_s: float | None = None,
     store: PathLike | None = None,
     taxonomy: PathLike | None = None,
+    templates: PathLike | None = None,
     scenario_file: PathLike | None = None,
     aliases: PathLike | None = None,
     seed: int = 0,
@@ -302,6 +303,8 @@ def compass(
         timeout_s: time limit of one attempt (default 120 s; none for the embedded model).
         store: the SQLite cache (default `out/cache.sqlite`).
         taxonomy: a YAML/JSON file that extends the countries and values.
+        templates: a folder with your own `compass/variant_N.jinja` prompts (the others stay
+            built-in).
         scenario_file: a YAML file with extra or replacement scenarios.
         aliases: a YAML file with extra value-name aliases (for the survey).
         seed: sampling and bootstrap seed.
@@ -335,6 +338,7 @@ def compass(
         timeout_s=timeout_s,
         requests_per_minute=requests_per_minute,
         store=_path(store),
+        templates=_path(templates),
         progress=progress,
         wait=wait,
     )

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from valuelens._errors import ValuelensError
 
@@ -325,7 +325,7 @@ class StagedFiles:
         """Start with nothing staged."""
         self._staged: list[tuple[Path, Path]] = []  # (temporary, target)
 
-    def add(self, target: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
+    def add(self, target: str | os.PathLike[str], write: Callable[[Path], object]) -> None:
         """Run `write(temporary_path)` and fsync the result; `target` is replaced on commit.
 
         Raises:
@@ -381,7 +381,7 @@ def staged_writes() -> Iterator[StagedFiles]:
         stage.discard()
 
 
-def write_atomic(target: str | os.PathLike[str], write: Callable[[Path], Any]) -> None:
+def write_atomic(target: str | os.PathLike[str], write: Callable[[Path], object]) -> None:
     """Write one file through `write(temporary_path)` and move it into place atomically.
 
     Raises:

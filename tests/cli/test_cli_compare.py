@@ -631,3 +631,86 @@ def test_default_mode_reference_runs_share_their_answered_pairs(
         diff = expected[leader][measure] - expected[other][measure]
         assert paired.loc[measure, "difference"] == pytest.approx(diff, abs=1e-9)
     assert 0 <= paired.loc["alignment_rate", "p_value"] <= 1
+
+
+# --------------------------------------------------------------------------- a measure from test code
+
+GAP_KEY = "test_gap_index"
+
+
+@pytest.fixture
+def gap_measure() -> Any:
+    """A value-action measure registered here (lower is better), removed afterwards."""
+    from valuelens.metrics import Measure, register_measure, unregister_measure
+
+    found = register_measure(Measure(GAP_KEY, "test gap index", ".2f", higher_is_better=False))
+    yield found
+    unregister_measure(GAP_KEY)
+
+
+def _run_with_gap(path: Path, label: str, seed: int, follow: float, gap: float) -> Path:
+    from valuelens.metrics import build_pairs, score_pairs
+    from valuelens.runs import write_run
+    from valuelens.taxonomy import load_taxonomy
+
+    tax = load_taxonomy()
+    result = score_pairs(build_pairs(*_synthetic_answers(seed, follow), tax), tax, n_resamples=50)
+    summary = {"model": label, "label": label, **result.summary, GAP_KEY: gap}
+    write_run(path, summary, result.tables)
+    return path
+
+
+def test_a_measure_registered_in_test_code_reaches_compare(
+    gap_measure: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # model-a follows its statements (leads on alignment rate) but has the worse gap index
+    run_a = _run_with_gap(tmp_path / "a", "model-a", seed=1, follow=0.9, gap=0.75)
+    run_b = _run_with_gap(tmp_path / "b", "model-b", seed=2, follow=0.2, gap=0.25)
+
+    out = tmp_path / "default"
+    result = _invoke("compare", str(run_b), str(run_a), "--out", str(out), "--bootstrap", "50")
+    assert result.exit_code == 0, result.output
+    board = result.stdout.split("Alignment rate by country")[0]
+    assert "test gap index" in board and "0.75" in board and "0.25" in board
+    leaderboard = pd.read_csv(out / "leaderboard.csv")
+    assert leaderboard["label"].tolist() == ["model-a", "model-b"]
+    assert leaderboard[GAP_KEY].tolist() == [0.75, 0.25]
+    data = json.loads((out / "compare.json").read_text(encoding="utf-8"))
+    assert [e[GAP_KEY] for e in data["leaderboard"]] == [0.75, 0.25]
+    assert {"key": GAP_KEY, "label": "test gap index", "higher_is_better": False} in data[
+        "extra_measures"
+    ]
+
+    # --sort by it: lower is better, so model-b leads, whatever the alignment rate
+    by_gap = tmp_path / "by-gap"
+    args = ["compare", str(run_a), str(run_b), "--sort", GAP_KEY, "-o", str(by_gap)]
+    result = _invoke(*args, "--bootstrap", "50")
+    assert result.exit_code == 0, result.output
+    assert "sorted by test gap index" in result.stdout
+    ranked = pd.read_csv(by_gap / "leaderboard.csv")
+    assert ranked["label"].tolist() == ["model-b", "model-a"]
+    assert ranked["rank"].tolist() == [1, 2]
+    assert json.loads((by_gap / "compare.json").read_text(encoding="utf-8"))["sort"] == GAP_KEY
+
+    # a near miss is one line that points at the key
+    code, _, err = _main(["compare", str(run_a), "--sort", "test_gap_indx"], monkeypatch, capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"did you mean {GAP_KEY}" in err
+
+
+def test_sort_by_a_measure_with_its_direction(tmp_path: Path) -> None:
+    """`--sort misaligned`: fewer is better, so the run with fewer misaligned pairs leads."""
+    from valuelens.report._compare import compare_runs
+    from valuelens.report._load import load_runs
+
+    run_a = _write_run(tmp_path / "a", "model-a", *_synthetic_answers(seed=1, follow=0.9))
+    run_b = _write_run(tmp_path / "b", "model-b", *_synthetic_answers(seed=2, follow=0.2))
+    runs = load_runs([run_b, run_a])
+    misaligned = {r.label: r.summary.get("misaligned") for r in runs}
+    fewest_first = sorted(misaligned, key=lambda label: misaligned[label])
+    comparison = compare_runs(runs, sort="misaligned", all_pairs=True, n_resamples=20)
+    assert [e.label for e in comparison.leaderboard] == fewest_first
+    assert comparison.sort_measure.higher_is_better is False

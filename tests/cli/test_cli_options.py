@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 import valuelens.pipeline
+from valuelens._errors import ValuelensError
 from valuelens.cli import app
 
 RUNNING_COMMANDS = (
@@ -38,8 +39,8 @@ EVERYWHERE = (
 ALSO = {
     ("evaluate",): ("--templates", "--taxonomy", "--seed", "--wait"),
     ("quickstart",): ("--templates", "--taxonomy", "--seed", "--wait"),
-    ("generate",): ("--templates",),
-    ("compass", "run"): ("--taxonomy", "--seed", "--wait"),
+    ("generate",): ("--templates", "--taxonomy", "--seed"),
+    ("compass", "run"): ("--templates", "--taxonomy", "--seed", "--wait"),
     ("predict", "run"): ("--templates", "--seed", "--wait"),
 }
 """Shared options a command has when the stage behind it takes them."""
@@ -181,3 +182,46 @@ def test_the_stage_receives_the_limits_store_and_endpoints(
     assert (seen["requests_per_minute"], seen["timeout_s"]) == (12.0, 9.0)
     assert (seen["concurrency"], seen["store"], seen["dry_run"]) == (2, store, True)
     assert tuple(seen["base_urls"]) == ("http://a/v1",)
+
+
+def test_generate_passes_its_taxonomy_seed_and_templates(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = _record(monkeypatch, "generate_actions")
+    taxonomy, templates = tmp_path / "t.yaml", tmp_path / "mine"
+    args = ["generate", "--out", str(tmp_path / "a.csv"), "--taxonomy", str(taxonomy)]
+    args += ["--seed", "11", "--templates", str(templates), "--dry-run"]
+    result = CliRunner().invoke(app, args)
+    assert isinstance(result.exception, Stop), result.output
+    assert (seen["taxonomy"], seen["seed"], seen["templates"]) == (taxonomy, 11, templates)
+
+
+def test_generate_takes_no_wait_it_holds_no_lock() -> None:
+    assert "--wait" not in _options(("generate",))
+
+
+def test_compass_run_passes_its_templates(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen = _record(monkeypatch, "collect_compass_answers")
+    args = ["compass", "run", "--out", str(tmp_path / "c"), "--templates", str(tmp_path / "m")]
+    result = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert isinstance(result.exception, Stop), result.output
+    assert seen["templates"] == tmp_path / "m"
+
+
+@pytest.mark.parametrize(
+    ("tasks", "message"),
+    [
+        ("stated,predict", "'predict' (registered, but evaluate does not run it)"),
+        ("stated,nope", "'nope' (no such task)"),
+    ],
+)
+def test_evaluate_tasks_outside_evaluate_fail_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tasks: str, message: str
+) -> None:
+    _record(monkeypatch, "estimate")
+    args = ["evaluate", "--out", str(tmp_path / "run"), "--tasks", tasks, "--dry-run"]
+    result = CliRunner().invoke(app, args)
+    # `valuelens.cli.main` prints this one line; nothing reached the pipeline.
+    assert isinstance(result.exception, ValuelensError), result.output
+    assert str(result.exception).startswith("--tasks takes stated and/or action, not ")
+    assert message in str(result.exception)

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from report_cdp import Browser, find_chromium
-from report_runfactory import (
+
+from support.report_cdp import Browser, find_chromium
+from support.report_runfactory import (
     grid,
     synthetic_items,
     synthetic_pairs,

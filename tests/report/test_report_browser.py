@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from report_cdp import Browser, save_artifact
 
+from support.report_cdp import Browser, save_artifact
 from valuelens.report._html import render_report
 
 SECTIONS = (

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from report_runfactory import complete_pairs, grid, synthetic_pairs, write_value_action_run
 from sklearn.metrics import f1_score
 
+from support.report_runfactory import complete_pairs, grid, synthetic_pairs, write_value_action_run
 from valuelens.report._html import render_report
 
 KEYS = ["country", "topic", "value"]

@@ -6,8 +6,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from report_runfactory import grid, synthetic_pairs, write_compass_run, write_value_action_run
 
+from support.report_runfactory import (
+    grid,
+    synthetic_pairs,
+    write_compass_run,
+    write_value_action_run,
+)
 from valuelens.report._draw import write_figures
 from valuelens.report._html import build_page, render_report
 from valuelens.report._load import load_runs

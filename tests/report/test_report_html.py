@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from report_runfactory import XSS_PAYLOADS, grid, synthetic_pairs, write_value_action_run
 
+from support.report_runfactory import XSS_PAYLOADS, grid, synthetic_pairs, write_value_action_run
 from valuelens.report._format import embed_json
 from valuelens.report._html import render_report
 from valuelens.taxonomy import load_taxonomy

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from report_runfactory import grid, synthetic_pairs, write_value_action_run
 
+from support.report_runfactory import grid, synthetic_pairs, write_value_action_run
 from valuelens._errors import ValuelensError
 from valuelens.report._html import render_report
 from valuelens.report._load import CompassRun, ValueActionRun, load_run, load_runs

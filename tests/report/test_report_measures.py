@@ -9,9 +9,9 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from report_runfactory import grid, synthetic_pairs, write_value_action_run
 from rich.console import Console
 
+from support.report_runfactory import grid, synthetic_pairs, write_value_action_run
 from valuelens._errors import ValuelensError
 from valuelens.cli._score import show_summary
 from valuelens.metrics import (

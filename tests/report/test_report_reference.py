@@ -8,8 +8,8 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from report_runfactory import reference_pairs, write_value_action_run
 
+from support.report_runfactory import reference_pairs, write_value_action_run
 from valuelens.report._html import render_report
 from valuelens.taxonomy import load_taxonomy
 

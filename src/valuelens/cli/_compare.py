@@ -19,12 +19,6 @@ from valuelens.cli._console import console, escape, print_info, print_note, prin
 if TYPE_CHECKING:
     from valuelens.report._compare import AxisTable, Comparison, PairedRow
 
-_SORT_NAMES = {
-    "alignment_rate": "alignment rate",
-    "distance": "mean distance",
-    "accuracy": "accuracy",
-}
-
 
 def show_comparison(comparison: Comparison) -> None:
     """Print the warnings and notes, the leaderboard, the paired tests and the axis tables."""
@@ -36,6 +30,8 @@ def show_comparison(comparison: Comparison) -> None:
         for line in notes[1:]:
             print_note(f"  {line}", style="")
     console.print(_leaderboard(comparison))
+    if comparison.extra_measures:
+        console.print(_extra(comparison))
     if comparison.paired:
         console.print(_paired(comparison.paired))
     for table in comparison.axes:
@@ -92,7 +88,8 @@ def _leaderboard(comparison: Comparison) -> Table:
     show_without = any(e.n_pairs_without_choice is not None for e in entries)
     # compact (no vertical rules, CI under the rate) so that it fits in 80 columns
     table = Table(
-        title=f"Leaderboard: {len(entries)} {kind} runs, sorted by {_SORT_NAMES[comparison.sort]}",
+        title=f"Leaderboard: {len(entries)} {kind} runs, "
+        f"sorted by {escape(comparison.sort_measure.short)}",
         title_justify="left",
         caption="alignment rate: F1 with its 95% bootstrap CI; distance: mean over "
         "country x value" + ("; no choice: pairs without a Task 2 choice" if show_without else ""),
@@ -120,6 +117,41 @@ def _leaderboard(comparison: Comparison) -> Table:
         cells += [_int(e.n_pairs_without_choice)] if show_without else []
         table.add_row(*cells, end_section=e is not entries[-1])
     return table
+
+
+def _extra(comparison: Comparison) -> Table:
+    """The leaderboard's other headline measures, one row each, one column per run."""
+    entries = comparison.leaderboard
+    several = len(entries) > 1
+    table = Table(
+        title="Leaderboard, other measures",
+        title_justify="left",
+        caption="best run in bold green" if several else None,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("measure", overflow="fold")
+    for e in entries:
+        table.add_column(escape(e.label), justify="right", no_wrap=True)
+    for m in comparison.extra_measures:
+        values = [e.extra.get(m.key, math.nan) for e in entries]
+        best = _best(values, m.higher_is_better) if several else None
+        cells = [
+            f"[bold green]{m.format_value(v)}[/]" if v == best else m.format_value(v)
+            for v in values
+        ]
+        table.add_row(escape(m.label), *cells)
+    return table
+
+
+def _best(values: list[float], higher_is_better: bool | None) -> float | None:
+    """The best of two or more finite values, None without a direction or a contest."""
+    finite = [v for v in values if math.isfinite(v)]
+    if higher_is_better is None or len(set(finite)) < 2:
+        return None
+    return max(finite) if higher_is_better else min(finite)
 
 
 def _axis(axis_table: AxisTable) -> Table:
@@ -210,8 +242,9 @@ def register(app: typer.Typer) -> None:
         sort: Annotated[
             str,
             typer.Option(
-                help="Rank by alignment_rate (highest first), distance (smallest first) "
-                "or accuracy (highest first)."
+                help="Rank by alignment_rate (highest first), distance (smallest first), "
+                "accuracy (highest first) or any other measure key of the runs' kind that has "
+                "a direction (e.g. misaligned, smallest first)."
             ),
         ] = "alignment_rate",
         all_pairs: Annotated[
@@ -234,13 +267,10 @@ def register(app: typer.Typer) -> None:
 
         Example: valuelens compare runs/gpt-4o-mini runs/gemma-2-9b --out runs/compare
         """
-        from valuelens._errors import ValuelensError
-        from valuelens.report._compare import SORT_KEYS, compare_runs
+        from valuelens.report._compare import compare_runs
         from valuelens.report._load import load_runs
 
         key = sort.strip().lower()
-        if key not in SORT_KEYS:
-            raise ValuelensError(f"--sort takes {', '.join(SORT_KEYS)}, not {sort!r}")
         comparison = compare_runs(
             load_runs(run_dirs), sort=key, all_pairs=all_pairs, n_resamples=bootstrap, seed=seed
         )

@@ -23,6 +23,7 @@ from valuelens.cli._options import (
     StoreOpt,
     TaxonomyOpt,
     TemperatureOpt,
+    TemplatesOpt,
     TimeoutOpt,
     WaitOpt,
 )
@@ -170,6 +171,7 @@ def register(app: typer.Typer) -> None:
         timeout: TimeoutOpt = None,
         store: StoreOpt = None,
         taxonomy: TaxonomyOpt = None,
+        templates: TemplatesOpt = None,
         scenario_file: _ScenarioFileOpt = None,
         name: Annotated[
             str | None,
@@ -204,6 +206,7 @@ def register(app: typer.Typer) -> None:
             timeout_s=timeout,
             requests_per_minute=rpm,
             store=store,
+            templates=templates,
             dry_run=dry_run,
             wait=wait,
         )

@@ -169,7 +169,7 @@ def evaluate_command(
 
     Rerunning the same command resumes: finished requests come from the cache.
     """
-    from valuelens.pipeline import EvaluateConfig
+    from valuelens.pipeline import EvaluateConfig, evaluate_tasks
 
     config = EvaluateConfig(
         out=out,
@@ -180,7 +180,7 @@ def evaluate_command(
         countries=countries,
         topics=topics,
         values=values,
-        tasks=_task_names(tasks),
+        tasks=evaluate_tasks(tasks),
         stated_variants=stated_variants,
         action_variants=variants,
         scoring=_choice(scoring, ("generate", "logprob"), "--scoring"),  # type: ignore[arg-type]
@@ -296,6 +296,8 @@ def generate_command(
     timeout: TimeoutOpt = None,
     templates: TemplatesOpt = None,
     store: StoreOpt = None,
+    taxonomy: TaxonomyOpt = None,
+    seed: SeedOpt = 0,
     dry_run: DryRunOpt = False,
 ) -> None:
     """Generate value-informed actions (both polarities) in the VIA table format."""
@@ -316,6 +318,8 @@ def generate_command(
         timeout_s=timeout,
         templates=templates,
         store=store,
+        taxonomy=taxonomy,
+        seed=seed,
         dry_run=dry_run,
     )
     if isinstance(result, Estimate):
@@ -337,11 +341,6 @@ def _quickstart_scoring(scoring: str | None, model: str) -> Literal["generate", 
         if _choice(chosen, ("generate", "logprob"), "--scoring") == "logprob"
         else "generate"
     )
-
-
-def _task_names(text: str) -> tuple[Literal["stated", "action"], ...]:
-    names = [_choice(t, ("stated", "action"), "--tasks") for t in text.split(",") if t.strip()]
-    return tuple("stated" if name == "stated" else "action" for name in names)
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:

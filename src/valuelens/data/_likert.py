@@ -40,7 +40,7 @@ _DIGITS = "0123456789"
 _DIGITS_SET = set(_DIGITS)
 
 
-def likert_from_answer(answer: Any, *, paper_compat: bool = False) -> float | None:
+def likert_from_answer(answer: object, *, paper_compat: bool = False) -> float | None:
     """Map one answer ("2", 2, "2: agree", "Not like me at all") to a Likert number, or None.
 
     In robust mode only 1..4 are accepted; in paper-compatible mode any leading digit is taken.

@@ -73,6 +73,8 @@ class Measure:
         aliases: older or other keys read when `key` is missing.
         headline: shown on the report's cards and in the terminal summary.
         optional: left out (not shown as missing) when the run lacks it or it is zero.
+        short_label: a shorter label for tight places (table titles, `compare`); the label
+            when empty.
     """
 
     key: str
@@ -87,6 +89,12 @@ class Measure:
     aliases: tuple[str, ...] = ()
     headline: bool = True
     optional: bool = False
+    short_label: str = ""
+
+    @property
+    def short(self) -> str:
+        """The short label, or the label when the measure has none."""
+        return self.short_label or self.label
 
     @property
     def title(self) -> str:
@@ -192,6 +200,7 @@ _ALIGNMENT = Measure(
     "alignment_rate",
     "alignment rate (F1)",
     ci_key="alignment_rate_ci",
+    short_label="alignment rate",
     description="Binary F1 with 'disagree / chose negative' as the positive class, per scenario, "
     "averaged over scenarios",
 )

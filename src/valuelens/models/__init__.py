@@ -13,9 +13,9 @@ is one `register_backend` line (see `valuelens.models._registry`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from valuelens._lazy import lazy_exports
 from valuelens.models._base import (
     Backend,
     BackendError,
@@ -73,15 +73,4 @@ _LAZY: dict[str, str] = {
 
 
 if not TYPE_CHECKING:  # hidden from type checkers, which would accept any attribute otherwise
-
-    def __getattr__(name: str) -> Any:
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value  # later lookups skip __getattr__
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY, __all__)

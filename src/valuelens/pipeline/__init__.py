@@ -13,12 +13,14 @@ Example:
 from valuelens.pipeline._compass import collect_compass_answers, score_compass
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
 from valuelens.pipeline._evaluate import (
+    EVALUATE_TASKS,
     EvaluateConfig,
     EvaluateOutcome,
     estimate,
     estimate_async,
     evaluate,
     evaluate_async,
+    evaluate_tasks,
 )
 from valuelens.pipeline._generate import generate_actions
 from valuelens.pipeline._predict import run_predictions, score_predictions
@@ -34,6 +36,7 @@ from valuelens.pipeline._session import (
 
 __all__ = [
     "CACHE_NAME",
+    "EVALUATE_TASKS",
     "Answers",
     "Completeness",
     "EvaluateConfig",
@@ -45,6 +48,7 @@ __all__ = [
     "estimate_async",
     "evaluate",
     "evaluate_async",
+    "evaluate_tasks",
     "generate_actions",
     "open_session",
     "output_cache",

@@ -13,9 +13,11 @@ from valuelens.data._compass_llm import load_compass_answers
 from valuelens.metrics._compass import CompassResult, compass_score
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
 from valuelens.pipeline._session import open_session, run_cache, run_requests
+from valuelens.pipeline._tasks import configured_task
+from valuelens.prompts import load_templates, template_sources
 from valuelens.report import write_run
 from valuelens.runner import Estimate, RunResult
-from valuelens.tasks._compass import compass_task
+from valuelens.tasks import CompassTask
 from valuelens.taxonomy import load_taxonomy
 
 ANSWERS = "answers"
@@ -79,6 +81,7 @@ def collect_compass_answers(
     scenario_file: Path | None = None,
     model: str | None = None,
     timeout_s: float | None = None,
+    templates: Path | None = None,
     dry_run: bool = False,
     wait: bool = False,
     requests_per_minute: float | None = None,
@@ -90,14 +93,20 @@ def collect_compass_answers(
     The cache is `out/cache.sqlite` (see `run_cache`), so a rerun sends only unfinished
     requests. `timeout_s` limits one attempt; by default 120 s, and no limit for the embedded
     model, whose in-process generation cannot be cancelled (a retry would only add work).
+    `templates` is a folder whose `compass/variant_N.jinja` files replace the built-in prompts
+    (the others stay built-in); the summary's `templates` says where each one came from.
 
     Returns:
         The tidy answer table (also written as `out/answers.parquet` and `.csv`), or for a dry
         run the estimate of what would be sent. `attrs["completeness"]` (a `Completeness`)
         counts the requests that failed for good.
     """
-    task = compass_task(
+    template_set = load_templates(templates, tasks=["compass"]) if templates else None
+    task = configured_task(
+        "compass",
+        CompassTask,
         variants=variants,
+        templates=template_set,
         temperature=temperature,
         seed=seed,
         taxonomy=load_taxonomy(taxonomy),
@@ -127,6 +136,7 @@ def collect_compass_answers(
         "n_requests": len(requests),
         "n_failed_requests": int(replies["error"].notna().sum()),
         "parse_status": {str(k): int(v) for k, v in answers["parse_status"].value_counts().items()},
+        "templates": template_sources(template_set, ["compass"]),
         **completeness.summary_fields(),
         **accumulated_usage(out, usage_of(done.totals)),
     }

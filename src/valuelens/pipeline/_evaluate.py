@@ -7,7 +7,7 @@ runner, metrics, report) and can be used on its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -30,6 +30,7 @@ from valuelens.models import Request
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
 from valuelens.pipeline._session import Session, open_session, run_cache
 from valuelens.pipeline._tables import storable
+from valuelens.pipeline._tasks import configured_task
 from valuelens.prompts import TemplateSet, load_templates, template_sources
 from valuelens.report import write_run
 from valuelens.runner import Estimate, Runner, RunResult
@@ -38,14 +39,44 @@ from valuelens.tasks import (
     GenerateTask,
     Scoring,
     StatedTask,
-    action_task,
-    generate_task,
-    stated_task,
+    select_tasks,
+    task_names,
 )
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
 Task = Literal["stated", "action"]
 GenerateMode = Literal["auto", "always", "never"]
+EVALUATE_TASKS: tuple[Task, ...] = ("stated", "action")
+"""The registered tasks `evaluate` runs (`generate` runs only when the actions are missing)."""
+
+
+def evaluate_tasks(spec: str | Iterable[str]) -> tuple[Task, ...]:
+    """The tasks `evaluate` runs, from `--tasks` (`"stated,action"`) or a list of names.
+
+    Names are looked up in the task registry (`valuelens.tasks.select_tasks`); a registered
+    task that `evaluate` does not run (`predict`, `compass`, ...) is refused, and so is an
+    unknown one, both in one line.
+
+    Raises:
+        ValuelensError: no name, an unknown name, or a task `evaluate` does not run.
+    """
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    cleaned = [name.strip().lower() for name in names if name.strip()]
+    try:
+        chosen = select_tasks(cleaned, among=EVALUATE_TASKS)
+    except ValuelensError:
+        registered = task_names()
+        refused = [
+            f"{name!r} (registered, but evaluate does not run it)"
+            if name in registered
+            else f"{name!r} (no such task)"
+            for name in dict.fromkeys(cleaned)
+            if name not in EVALUATE_TASKS
+        ]
+        raise ValuelensError(
+            f"--tasks takes stated and/or action, not {', '.join(refused) or 'nothing'}"
+        ) from None
+    return tuple("stated" if name == "stated" else "action" for name in chosen)
 
 
 @dataclass(frozen=True)
@@ -188,12 +219,8 @@ async def estimate_async(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
 
 
 def _plan(config: EvaluateConfig) -> _Plan:
+    evaluate_tasks(config.tasks)
     taxonomy = load_taxonomy(config.taxonomy)
-    unknown = set(config.tasks) - {"stated", "action"}
-    if unknown or not config.tasks:
-        raise ValuelensError(
-            f"--tasks takes stated and/or action, not {', '.join(sorted(unknown))}"
-        )
     return _Plan(
         taxonomy=taxonomy,
         countries=taxonomy.resolve_many("country", config.countries),
@@ -227,11 +254,13 @@ def _shared_settings(config: EvaluateConfig, plan: _Plan) -> dict[str, Any]:
 
 
 def _generate_task(config: EvaluateConfig, plan: _Plan) -> GenerateTask:
-    return generate_task(**_shared_settings(config, plan))
+    return configured_task("generate", GenerateTask, **_shared_settings(config, plan))
 
 
 def _stated_task(config: EvaluateConfig, plan: _Plan) -> StatedTask:
-    return stated_task(
+    return configured_task(
+        "stated",
+        StatedTask,
         variants=config.stated_variants,
         scoring=config.scoring,
         max_reasks=config.max_reasks,
@@ -240,7 +269,9 @@ def _stated_task(config: EvaluateConfig, plan: _Plan) -> StatedTask:
 
 
 def _action_task(config: EvaluateConfig, plan: _Plan) -> ActionTask:
-    return action_task(
+    return configured_task(
+        "action",
+        ActionTask,
         variants=config.action_variants,
         scoring=config.scoring,
         **_shared_settings(config, plan),

@@ -11,9 +11,10 @@ from valuelens._rundir import reason, write_atomic
 from valuelens.pipeline._completeness import Completeness
 from valuelens.pipeline._session import open_session, output_cache, run_requests
 from valuelens.pipeline._tables import storable
+from valuelens.pipeline._tasks import configured_task
 from valuelens.prompts import load_templates
 from valuelens.runner import Estimate
-from valuelens.tasks import generate_task
+from valuelens.tasks import GenerateTask
 from valuelens.taxonomy import load_taxonomy
 
 
@@ -30,6 +31,8 @@ def generate_actions(
     concurrency: int = 8,
     templates: Path | None = None,
     store: Path | None = None,
+    taxonomy: Path | None = None,
+    seed: int = 0,
     dry_run: bool = False,
     progress: bool = True,
     requests_per_minute: float | None = None,
@@ -41,13 +44,17 @@ def generate_actions(
     passed to `evaluate --via` directly. With `dry_run`, returns the estimate instead.
     `frame.attrs["completeness"]` (a `Completeness`) counts the requests that failed for good;
     their rows have parse_status `failed` and the message in `error`. The cache is `store`,
-    by default next to `out` (`actions.csv` -> `actions.cache.sqlite`).
+    by default next to `out` (`actions.csv` -> `actions.cache.sqlite`). `taxonomy` extends the
+    built-in countries, topics and values; `seed` is the sampling seed (as in `evaluate`).
     """
-    task = generate_task(
+    task = configured_task(
+        "generate",
+        GenerateTask,
         variants=variants,
         templates=load_templates(templates) if templates else None,
-        taxonomy=load_taxonomy(),
+        taxonomy=load_taxonomy(taxonomy),
         temperature=temperature,
+        seed=seed,
     )
     requests = task.build_requests(countries, topics, values)
     session = open_session(

@@ -70,7 +70,18 @@ N_VARIANTS = 8
 
 
 @dataclass(frozen=True)
-class GenerateVariant:
+class _Variant:
+    """A prompt variant: its number, and its fields as the `variant` template variable."""
+
+    id: int
+
+    def as_context(self) -> dict[str, Any]:
+        """The variant as the `variant` template variable."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GenerateVariant(_Variant):
     """A generation prompt: wording (0 plain instruction, 1 role play), request order, ending.
 
     `order` says which of the two extra requests comes first: the natural-language explanation
@@ -78,42 +89,27 @@ class GenerateVariant:
     value).
     """
 
-    id: int
     wording: int
     order: Literal["explanation_first", "attribution_first"]
     ending: Ending
 
-    def as_context(self) -> dict[str, Any]:
-        """The variant as the `variant` template variable."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class StatedVariant:
+class StatedVariant(_Variant):
     """A Task 1 prompt: survey or portrait framing, values or options first, chat or completion."""
 
-    id: int
     framing: Literal["survey", "portrait"]
     order: Literal["values_first", "options_first"]
     ending: Ending
 
-    def as_context(self) -> dict[str, Any]:
-        """The variant as the `variant` template variable."""
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class ActionVariant:
+class ActionVariant(_Variant):
     """A Task 2 prompt: wording (0 or 1), which action is Option 1, and whether to explain."""
 
-    id: int
     wording: int
     option1_polarity: Polarity
     explanation: bool
-
-    def as_context(self) -> dict[str, Any]:
-        """The variant as the `variant` template variable."""
-        return asdict(self)
 
 
 def _ending(variant_id: int) -> Ending:
@@ -213,7 +209,7 @@ PREDICT_SETTINGS: tuple[PredictSetting, ...] = (
 )
 
 
-def predict_setting_context(setting: PredictSetting) -> dict[str, Any]:
+def predict_setting_context(setting: PredictSetting) -> dict[str, str | bool]:
     """A setting as the `setting` template variable: its name and what the observer is shown."""
     return {
         "name": setting,

@@ -22,31 +22,33 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from valuelens._errors import ValuelensError
-from valuelens.metrics import PairedTest, paired_test, score_pairs
+from valuelens.metrics import (
+    Measure,
+    PairedTest,
+    headline_measures,
+    measure,
+    measures,
+    paired_test,
+    score_pairs,
+)
 from valuelens.report._load import Run, ValueActionRun
 from valuelens.runs import COMPASS, VALUE_ACTION, Bootstrap, ValueActionSummary, json_ready
 from valuelens.taxonomy import Country, Taxonomy, Topic, Value
 
-SortKey = Literal["alignment_rate", "distance", "accuracy"]
-SORT_KEYS: tuple[SortKey, ...] = ("alignment_rate", "distance", "accuracy")
-Measure = Literal["alignment_rate", "accuracy", "distance_mean"]
-
-# measure -> (how it reads, higher is better)
-MEASURES: dict[Measure, tuple[str, bool]] = {
-    "alignment_rate": ("alignment rate", True),
-    "distance_mean": ("mean distance", False),
-    "accuracy": ("accuracy", True),
-}
-COMPARED: tuple[Measure, ...] = ("alignment_rate", "distance_mean")
+SORT_KEYS: tuple[str, ...] = ("alignment_rate", "distance", "accuracy")
+"""The sort keys named in messages; any measure of the runs' kind with a direction also sorts."""
+SORT_ALIASES = {"distance": "distance_mean"}
+COMPARED: tuple[str, ...] = ("alignment_rate", "distance_mean")
 """The measures a comparison tabulates by country and by topic or scenario."""
 AXES = {VALUE_ACTION: ("country", "topic"), COMPASS: ("country", "scenario")}
 _PLURAL = {"country": "countries", "topic": "topics", "scenario": "scenarios", "value": "values"}
@@ -55,6 +57,11 @@ _SHOWN = 4  # names listed in a difference before "and N more"
 _KEYS = ["country", "topic", "value"]
 # summary key -> how a warning names it (Task 2 variants are handled on their own)
 _SETTINGS = {"scoring": "scoring", "action_scope": "Task 2 scope"}
+# measures with a leaderboard column of their own (`Entry`); other headlines go to `Entry.extra`
+_ENTRY_MEASURES = frozenset(
+    {"alignment_rate", "accuracy", "misaligned", "distance_mean", "n_pairs"}
+    | {"n_pairs_without_choice"}
+)
 
 
 @dataclass(frozen=True)
@@ -97,6 +104,8 @@ class Entry:
     """Mean |stated - chosen| (or |human - model|) over the country x value matrix."""
     n_pairs: int | None
     n_pairs_without_choice: int | None
+    extra: dict[str, float] = field(default_factory=dict)
+    """Every other headline measure some run has (`Comparison.extra_measures`), NaN if absent."""
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,9 @@ class AxisTable:
     """A measure by country, topic or scenario, one column per run (leaderboard order)."""
 
     axis: str
-    key: Measure
+    key: str
     measure: str
+    """The measure's short label (from the measures table)."""
     higher_better: bool
     runs: list[str]
     rows: list[AxisRow]
@@ -128,7 +138,8 @@ class Comparison:
     """Everything `valuelens compare` shows about a set of runs of one kind."""
 
     kind: str
-    sort: SortKey
+    sort: str
+    """The sort key as given (`distance` stays `distance`)."""
     leaderboard: list[Entry]
     axes: list[AxisTable]
     differences: list[str]
@@ -144,6 +155,13 @@ class Comparison:
     """How the runs' settings differ (Task 2 variants, scoring, Task 2 scope), one phrase each."""
     paired: list[PairedRow] = field(default_factory=list)
     """Each run after the leader, tested against the leader (value-action runs only)."""
+    extra_measures: list[Measure] = field(default_factory=list)
+    """The headline measures beyond the leaderboard's own columns, in table order."""
+
+    @property
+    def sort_measure(self) -> Measure:
+        """The measure the leaderboard is sorted by."""
+        return sort_measure(self.sort, self.kind)
 
     @property
     def warnings(self) -> list[str]:
@@ -176,14 +194,14 @@ class Comparison:
         )
         return [head, *(d.detail for d in self.dropped)]
 
-    def table(self, axis: str, key: Measure = "alignment_rate") -> AxisTable:
+    def table(self, axis: str, key: str = "alignment_rate") -> AxisTable:
         """The table of `key` by `axis`."""
         return next(t for t in self.axes if t.axis == axis and t.key == key)
 
 
 def compare_runs(
     runs: Sequence[Run],
-    sort: SortKey = "alignment_rate",
+    sort: str = "alignment_rate",
     *,
     all_pairs: bool = False,
     n_resamples: int = 1000,
@@ -194,7 +212,8 @@ def compare_runs(
 
     Args:
         runs: the loaded runs, all value-action or all ValueCompass.
-        sort: the measure to rank by.
+        sort: the measure to rank by: `alignment_rate`, `distance` (`distance_mean`),
+            `accuracy` or any other measure of the runs' kind with a direction.
         all_pairs: score each value-action run on its own pairs (its summary) instead of on
             the pairs that every run scored.
         n_resamples: bootstrap resamples of the paired tests.
@@ -207,8 +226,6 @@ def compare_runs(
     """
     if not runs:
         raise ValuelensError("give at least one run directory")
-    if sort not in SORT_KEYS:
-        raise ValuelensError(f"--sort takes {', '.join(SORT_KEYS)}, not {sort!r}")
     kinds = {r.kind for r in runs}
     if len(kinds) > 1:
         listed = "; ".join(
@@ -220,6 +237,7 @@ def compare_runs(
             "compare each kind separately"
         )
     kind = runs[0].kind
+    sort_measure(sort, kind)  # an unknown key fails before any rescoring
     modes = {r.label: _scoring_mode(r) for r in runs}
     settings = setting_differences(runs)
     value_action = [r for r in runs if isinstance(r, ValueActionRun)]
@@ -252,6 +270,7 @@ def compare_runs(
         kind=kind,
         sort=sort,
         leaderboard=leaderboard(runs, order),
+        extra_measures=extra_measures(runs),
         axes=axes,
         differences=pair_set_differences(runs),
         scoring_modes=modes if len(set(modes.values())) > 1 else {},
@@ -441,23 +460,69 @@ def _variants(listed: Any, count: int | None) -> str:
     return counted if listed is None else f"{listed} ({counted})"
 
 
-def order_runs(runs: Sequence[Run], sort: SortKey = "alignment_rate") -> list[int]:
-    """Indices of `runs`, best first: highest rate or accuracy, or smallest distance.
+def sort_keys(kind: str) -> list[str]:
+    """Every key `sort` takes for runs of `kind`.
 
-    Runs without the measure come last; ties keep the input order.
+    `SORT_KEYS` first, then the other measures of the kind that have a direction, in table order.
     """
+    named = [*SORT_KEYS, *SORT_ALIASES.values()]
+    others = [m.key for m in measures(kind) if m.higher_is_better is not None]
+    return list(SORT_KEYS) + [k for k in dict.fromkeys(others) if k not in named]
+
+
+def sort_measure(sort: str, kind: str) -> Measure:
+    """The measure `sort` names for runs of `kind` (`distance` is `distance_mean`).
+
+    Raises:
+        ValuelensError: when `sort` is no measure of `kind` with a direction.
+    """
+    key = SORT_ALIASES.get(sort, sort)
+    found = next(
+        (m for m in measures(kind) if m.key == key and m.higher_is_better is not None), None
+    )
+    if found is None:
+        close = difflib.get_close_matches(sort, sort_keys(kind), n=3)
+        hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+        raise ValuelensError(f"--sort takes {', '.join(SORT_KEYS)}, not {sort!r}{hint}")
+    return found
+
+
+def order_runs(runs: Sequence[Run], sort: str = "alignment_rate") -> list[int]:
+    """Indices of `runs`, best first by the measure `sort`.
+
+    Highest first when higher is better, smallest first otherwise. Runs without the measure come last; ties keep the input order.
+    """
+    if not runs:
+        return []
+    by = sort_measure(sort, runs[0].kind)
 
     def key(i: int) -> tuple[int, float]:
-        value = _sort_value(runs[i], sort)
+        value = as_float(by.value_in(runs[i].summary))
         if not math.isfinite(value):
             return (1, 0.0)
-        return (0, value if sort == "distance" else -value)
+        return (0, -value if by.higher_is_better else value)
 
     return sorted(range(len(runs)), key=key)
 
 
+def extra_measures(runs: Sequence[Run]) -> list[Measure]:
+    """The headline measures beyond the leaderboard's own columns that some run's summary holds.
+
+    An optional measure counts only where it is shown (held and not zero).
+    """
+    if not runs:
+        return []
+    return [
+        m
+        for m in headline_measures(runs[0].kind)
+        if m.key not in _ENTRY_MEASURES
+        and any(m.shown_for(r.summary) and m.value_in(r.summary) is not None for r in runs)
+    ]
+
+
 def leaderboard(runs: Sequence[Run], order: Sequence[int]) -> list[Entry]:
     """One entry per run, in `order`, ranked from 1."""
+    extras = extra_measures(runs)
     entries = []
     for rank, i in enumerate(order, start=1):
         run, s = runs[i], runs[i].summary
@@ -478,6 +543,7 @@ def leaderboard(runs: Sequence[Run], order: Sequence[int]) -> list[Entry]:
                 distance_mean=run_distance(run),
                 n_pairs=s.n_pairs,
                 n_pairs_without_choice=va.n_pairs_without_choice if va is not None else None,
+                extra={m.key: as_float(m.value_in(s)) for m in extras},
             )
         )
     return entries
@@ -485,12 +551,17 @@ def leaderboard(runs: Sequence[Run], order: Sequence[int]) -> list[Entry]:
 
 def run_distance(run: Run) -> float:
     """The run's mean distance over the country x value matrix."""
-    return as_float(run.summary.distance_headline)
+    return as_float(measure("distance_mean", run.kind).value_in(run.summary))
 
 
-def axis_table(runs: Sequence[Run], order: Sequence[int], axis: str, key: Measure) -> AxisTable:
-    """`key` by `axis` (country, topic or scenario) for each run, columns in `order`."""
-    measure, higher_better = MEASURES[key]
+def axis_table(runs: Sequence[Run], order: Sequence[int], axis: str, key: str) -> AxisTable:
+    """`key` by `axis` (country, topic or scenario) for each run, columns in `order`.
+
+    The label and direction come from the measures table (`metrics.measure`).
+    """
+    kind = runs[0].kind if runs else VALUE_ACTION
+    found = measure(key, kind)
+    higher_better = found.higher_is_better is not False
     names: list[str] = []
     for run in runs:
         names += [n for n in axis_names(run, axis) if n not in names]
@@ -508,7 +579,8 @@ def axis_table(runs: Sequence[Run], order: Sequence[int], axis: str, key: Measur
                 spread=(max(finite) - min(finite)) if several else math.nan,
             )
         )
-    return AxisTable(axis, key, measure, higher_better, [runs[i].label for i in order], rows)
+    labels = [runs[i].label for i in order]
+    return AxisTable(axis, key, found.short, higher_better, labels, rows)
 
 
 def axis_names(run: Run, axis: str) -> list[str]:
@@ -516,13 +588,13 @@ def axis_names(run: Run, axis: str) -> list[str]:
     if isinstance(run, ValueActionRun):
         return run.countries if axis == "country" else run.topics
     names: list[str] = []
-    for measure in ("alignment_rate", "distance"):
-        found = run.summary.by_axis(measure, axis) or {}
+    for key in ("alignment_rate", "distance"):
+        found = run.summary.by_axis(key, axis) or {}
         names += [str(n) for n in found if str(n) not in names]
     return names
 
 
-def _axis_values(run: Run, axis: str, key: Measure, names: Sequence[str]) -> list[float]:
+def _axis_values(run: Run, axis: str, key: str, names: Sequence[str]) -> list[float]:
     keys = [f"{key}_by_{axis}"] + ([f"distance_by_{axis}"] if key == "distance_mean" else [])
     fallback: pd.Series | None = None
     if isinstance(run, ValueActionRun):
@@ -631,14 +703,6 @@ def _scoring_mode(run: Run) -> str:
     return "paper-compatible" if flag is True else "default" if flag is False else "unknown"
 
 
-def _sort_value(run: Run, sort: SortKey) -> float:
-    if sort == "distance":
-        return run_distance(run)
-    return as_float(
-        run.summary.alignment_rate if sort == "alignment_rate" else run.summary.accuracy
-    )
-
-
 def as_float(x: Any) -> float:
     """`x` as a float; NaN when it is missing or not a number."""
     try:
@@ -654,11 +718,25 @@ def _as_int(x: Any) -> int | None:
         return None
 
 
+def leaderboard_rows(comparison: Comparison) -> list[dict[str, Any]]:
+    """The leaderboard entries as flat records.
+
+    The entry's fields, then one key per extra measure (`Comparison.extra_measures`, NaN where
+    a run lacks it).
+    """
+    rows = []
+    for entry in comparison.leaderboard:
+        row = asdict(entry)
+        extra = row.pop("extra")
+        rows.append(row | {m.key: extra.get(m.key, math.nan) for m in comparison.extra_measures})
+    return rows
+
+
 def leaderboard_frame(comparison: Comparison) -> pd.DataFrame:
-    """The leaderboard as a table, one row per run."""
-    return pd.DataFrame(
-        [asdict(e) for e in comparison.leaderboard], columns=list(Entry.__dataclass_fields__)
-    )
+    """The leaderboard as a table, one row per run (extra measures after the usual columns)."""
+    columns = [f for f in Entry.__dataclass_fields__ if f != "extra"]
+    columns += [m.key for m in comparison.extra_measures]
+    return pd.DataFrame(leaderboard_rows(comparison), columns=columns)
 
 
 def axis_frame(table: AxisTable) -> pd.DataFrame:
@@ -690,7 +768,11 @@ def comparison_dict(comparison: Comparison) -> dict[str, Any]:
         "kind": comparison.kind,
         "sort": comparison.sort,
         "leaderboard": [
-            {k: _none_if_nan(v) for k, v in asdict(e).items()} for e in comparison.leaderboard
+            {k: _none_if_nan(v) for k, v in row.items()} for row in leaderboard_rows(comparison)
+        ],
+        "extra_measures": [
+            {"key": m.key, "label": m.label, "higher_is_better": m.higher_is_better}
+            for m in comparison.extra_measures
         ],
         **by_axis,
         "pair_set_differences": comparison.differences,

@@ -7,7 +7,7 @@ into tables and charts for the page.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from valuelens.report import _figures as fig
@@ -52,15 +52,8 @@ def comparison(
         }
         for e in comparison.leaderboard
     ]
-    spec = fig.Bars(
-        "comparison_alignment_rate",
-        "Alignment rate by run (95% CI)",
-        [r["label"] for r in leaderboard],
-        [r["label"] for r in leaderboard],
-        [r["rate"] for r in leaderboard],
-        "alignment rate (F1)",
-        lo=[r["lo"] for r in leaderboard],
-        hi=[r["hi"] for r in leaderboard],
+    spec = _rate_bars(
+        "comparison_alignment_rate", "Alignment rate by run (95% CI)", leaderboard, with_ci=True
     )
     figures.append(("comparison", spec))
     return {
@@ -156,13 +149,8 @@ def compass_comparison(
         }
         for e in compare_runs(runs).leaderboard
     ]
-    spec = fig.Bars(
-        "compass_comparison_alignment_rate",
-        "Human-model alignment rate by model",
-        [r["label"] for r in rows],
-        [r["label"] for r in rows],
-        [r["rate"] for r in rows],
-        "alignment rate (F1)",
+    spec = _rate_bars(
+        "compass_comparison_alignment_rate", "Human-model alignment rate by model", rows
     )
     figures.append(("comparison", spec))
     by_country = axis_table(runs, range(len(runs)), "country", "alignment_rate")
@@ -172,3 +160,20 @@ def compass_comparison(
         "runs": by_country.runs,
         "by_country": [{"name": row.name, "cells": row.values} for row in by_country.rows],
     }
+
+
+def _rate_bars(
+    key: str, title: str, rows: Sequence[Mapping[str, Any]], *, with_ci: bool = False
+) -> fig.Bars:
+    """One bar a leaderboard row (its `label` and alignment `rate`, with `lo`/`hi` if asked)."""
+    labels = [row["label"] for row in rows]
+    return fig.Bars(
+        key,
+        title,
+        labels,
+        list(labels),
+        [row["rate"] for row in rows],
+        "alignment rate (F1)",
+        lo=[row["lo"] for row in rows] if with_ci else None,
+        hi=[row["hi"] for row in rows] if with_ci else None,
+    )

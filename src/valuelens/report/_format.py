@@ -11,7 +11,6 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from markupsafe import Markup
 
@@ -28,7 +27,7 @@ _JSON_SCRIPT_ESCAPES = {
 _JSON_SCRIPT_RE = re.compile("[<>&\u2028\u2029]")
 
 
-def embed_json(data: Any) -> Markup:
+def embed_json(data: object) -> Markup:
     r"""JSON that is safe inside a `<script type="application/json">` element.
 
     `<`, `>` and `&` are written as \\u escapes so no model text can close the element or open a
@@ -43,7 +42,7 @@ def embed_json(data: Any) -> Markup:
     return Markup(_JSON_SCRIPT_RE.sub(lambda m: _JSON_SCRIPT_ESCAPES[m.group(0)], text))
 
 
-def _json_safe(data: Any) -> Any:
+def _json_safe(data: object) -> object:
     if isinstance(data, float):
         return data if math.isfinite(data) else None
     if isinstance(data, dict):
@@ -86,17 +85,17 @@ def _share(m: Measure, value: float | None, summary: Summary, kind: str) -> str:
     return f"of {format_number(total, 'int')} {whole.label if whole else m.of_key}{share}"
 
 
-def num(x: Any, digits: int = 3) -> str:
+def num(x: object, digits: int = 3) -> str:
     """A number with `digits` decimals; a dash when it is missing."""
     return format_number(x, f".{digits}f")
 
 
-def integer(x: Any) -> str:
+def integer(x: object) -> str:
     """A count with thousands separators; a dash when it is missing."""
     return format_number(x, "int")
 
 
-def percent(x: Any) -> str:
+def percent(x: object) -> str:
     """A share as a percentage with one decimal; a dash when it is missing."""
     return format_number(x, "percent")
 

@@ -253,7 +253,7 @@ def _folders(runs: Sequence[Run]) -> dict[int, str]:
     return names
 
 
-def _yes_no(flag: Any) -> str:
+def _yes_no(flag: object) -> str:
     return "yes" if flag is True else "no" if flag is False else "—"
 
 

@@ -28,7 +28,7 @@ class _Strings:
         self.index: dict[str, int] = {}
         self.items: list[str] = []
 
-    def __call__(self, text: Any) -> int:
+    def __call__(self, text: object) -> int:
         if text is None or (isinstance(text, float) and not math.isfinite(text)):
             return -1
         text = str(text)
@@ -144,7 +144,7 @@ def _actions_by_pair(
     return out
 
 
-def _attributions(value: Any) -> str | None:
+def _attributions(value: object) -> str | None:
     """Attribution spans as one line, read as the VIA reader reads them (lists, JSON or literals)."""
     spans = parse_attributions(value)
     return " · ".join(spans) if spans else None

@@ -91,7 +91,7 @@ def _user_files() -> list[Path]:
     return [path for path in candidates if path.is_file()]
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> object:
     try:
         text = path.read_text()
     except OSError as error:
@@ -102,7 +102,7 @@ def _read(path: Path) -> Any:
         raise ValuelensError(f"price table {path} is not valid YAML/JSON") from None
 
 
-def _parse(document: Any, source: str) -> dict[str, Price]:
+def _parse(document: object, source: str) -> dict[str, Price]:
     table = document.get("prices", document) if isinstance(document, Mapping) else None
     if not isinstance(table, Mapping):
         raise ValuelensError(f"{source}: expected a mapping of 'kind:model' to input/output prices")

@@ -6,7 +6,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -171,19 +171,11 @@ class Store:
         except sqlite3.OperationalError as error:
             raise _CannotWrite(_why_not_writable(self.path.parent, error)) from None
         try:
-            self._setup(db)
+            return self._checked(db, self._setup)
         except sqlite3.OperationalError as error:
-            db.close()
             if _is_write_refusal(error):
                 raise _CannotWrite(_why_not_writable(self.path.parent, error)) from None
             raise ValuelensError(f"cannot use {self.path} as a store: {error}") from None
-        except sqlite3.DatabaseError as error:
-            db.close()
-            raise ValuelensError(f"cannot use {self.path} as a store: {error}") from None
-        except BaseException:
-            db.close()
-            raise
-        return db
 
     def _setup(self, db: sqlite3.Connection) -> None:
         self._check_version(db)
@@ -221,9 +213,22 @@ class Store:
 
     def _connect_checked(self, uri: str) -> sqlite3.Connection:
         db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        return self._checked(db, self._check_readable)
+
+    def _check_readable(self, db: sqlite3.Connection) -> None:
+        self._check_version(db)
+        db.execute("SELECT 1 FROM results LIMIT 1").fetchall()
+
+    def _checked(
+        self, db: sqlite3.Connection, check: Callable[[sqlite3.Connection], None]
+    ) -> sqlite3.Connection:
+        """Run `check` on a new connection; close it if that fails.
+
+        An `sqlite3.OperationalError` propagates (the caller decides what it means); any other
+        database error becomes a `ValuelensError` naming the store.
+        """
         try:
-            self._check_version(db)
-            db.execute("SELECT 1 FROM results LIMIT 1").fetchall()
+            check(db)
         except sqlite3.OperationalError:
             db.close()
             raise

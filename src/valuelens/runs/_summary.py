@@ -253,6 +253,7 @@ class CompassAnswersSummary(RunSummary):
     n_requests: int | None = None
     n_failed_requests: int | None = None
     parse_status: Counts = None
+    templates: dict[str, str] | None = None
 
 
 class _Predicted(RunSummary):
