@@ -171,7 +171,7 @@ def run_valuelens(
     command = launcher(args, "valuelens", *evaluate_args(args, base_url, via, out))
     wall, cpu, _ = timed(command, env)
     summary = json.loads((out / "summary.json").read_text())
-    usage = summary["usage"]
+    usage = summary.get("usage_last_invocation") or summary["usage"]  # this invocation only
     detail = (
         f"n_pairs {summary.get('n_pairs')}, alignment {summary.get('alignment_rate', 0):.3f}, "
         f"requests sent {usage['requests_sent']}, cached {usage['requests_cached']}, "
