@@ -1,8 +1,10 @@
-"""Shared fixtures: the authors' reference data (tests only, never in the repo) and a dummy key."""
+"""Shared fixtures: the authors' reference data (tests only, never in the repo), a dummy key,
+and a private shared store for every test."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,28 @@ def dummy_openai_key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("OPENAI_API_KEY", key)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     return key
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_real_user_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point the shared store away from the user's cache before any fixture of any scope runs.
+
+    Module- and session-scoped fixtures that run a model (before `private_cache_dir` applies)
+    use this folder; every test then gets its own (`private_cache_dir`).
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VALUELENS_CACHE_DIR", str(tmp_path_factory.mktemp("valuelens-cache-shared")))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def private_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The shared store's folder for this test alone: never the user's real cache.
+
+    Set in the environment, so the commands a test starts in a subprocess use it too.
+    """
+    folder = tmp_path_factory.mktemp("valuelens-cache")
+    monkeypatch.setenv("VALUELENS_CACHE_DIR", str(folder))
+    return folder

@@ -18,6 +18,7 @@ import pytest
 import valuelens
 from support.evaluate_run import write_via
 from support.fake_server import FakeServer, FaultConfig, serve_in_thread
+from valuelens.runs import read_run
 
 if TYPE_CHECKING:
     from valuelens.pipeline import EvaluateOutcome
@@ -115,6 +116,7 @@ def evaluated(server: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> P
         values=VALUES,
         stated_variants="0",
         action_variants="0",
+        store=base / "cache.sqlite",  # shared by the tests of this module
         report=False,
         progress=False,
     )
@@ -149,6 +151,7 @@ def test_evaluate_works_inside_a_running_event_loop(server: FakeServer, evaluate
             values=",".join(VALUES),
             stated_variants="0",
             action_variants="0",
+            store=evaluated / "cache.sqlite",
             report=False,
             progress=False,
         )
@@ -196,3 +199,46 @@ def test_compass_collects_ratings_for_the_slice(server: FakeServer, tmp_path: Pa
     assert outcome.result is None and outcome.summary == {}
     assert outcome.tables["answers"] is answers
     assert (tmp_path / "compass" / "answers.parquet").is_file()
+
+
+def _tiny_score_inputs(folder: Path, stated_name: str) -> tuple[Path, Path]:
+    """A long Task 1 table (two values, two variants) and one Task 2 choice."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [
+        f"Germany,Religion,{value},{variant},{likert}"
+        for value, likert in (("Devout", 1), ("Honest", 4))
+        for variant in (0, 1)
+    ]
+    stated = folder / stated_name
+    stated.write_text("country,topic,value,variant,likert\n" + "\n".join(rows) + "\n")
+    actions = folder / "actions.csv"
+    actions.write_text("country,topic,value,choice\nGermany,Religion,Devout,negative\n")
+    return stated, actions
+
+
+@pytest.mark.parametrize(
+    ("stated_name", "model"),
+    [
+        ("gpt-4o-mini_t1.csv", "gpt-4o-mini"),
+        ("anthropic-claude-sonnet-4-20250514_t1.csv", "anthropic-claude-sonnet-4-20250514"),
+        ("Llama-3.3-70B-Instruct_t1t2_joined.csv", "Llama-3.3-70B-Instruct"),
+        ("my_answers.csv", "my_answers"),  # not the authors' pattern: the stem
+        ("model_t10.csv", "model_t10"),  # `_t10` is not Task 1
+    ],
+)
+def test_score_without_a_model_names_the_run_after_the_file(
+    tmp_path: Path, stated_name: str, model: str
+) -> None:
+    stated, actions = _tiny_score_inputs(tmp_path, stated_name)
+    result = valuelens.score(stated, actions, out=tmp_path / "run", n_resamples=10)
+    assert (result.summary["model"], result.summary["label"]) == (model, model)
+    assert result.summary["model_source"] == "file name"
+    written = read_run(tmp_path / "run").summary.to_dict()
+    assert (written["model"], written["model_source"]) == (model, "file name")
+
+
+def test_score_with_a_model_records_it_as_given(tmp_path: Path) -> None:
+    stated, actions = _tiny_score_inputs(tmp_path, "gpt-4o-mini_t1.csv")
+    result = valuelens.score(stated, actions, model="mine", n_resamples=10)
+    assert (result.summary["model"], result.summary["model_source"]) == ("mine", "given")
+    assert result.summary["label"] == "mine"

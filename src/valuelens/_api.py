@@ -17,6 +17,8 @@ The stages that send requests run to the end before they return; inside a runnin
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from valuelens.taxonomy import Taxonomy, load_taxonomy
 if TYPE_CHECKING:
     from valuelens.metrics._compass import CompassResult
     from valuelens.pipeline import Completeness, EvaluateOutcome
+    from valuelens.pipeline._session import SessionSettings
     from valuelens.report._compare import Comparison
 
 P = ParamSpec("P")
@@ -66,7 +69,8 @@ def score(
         paper_compat: follow the authors' rules (strict JSON; in a full-grid Task 2 file a pair
             without a choice counts as positive).
         taxonomy: the axes to resolve names against (default: the built-in taxonomy).
-        model: a name to record in the summary.
+        model: the model's name to record in the summary; default: from the Task 1 file's
+            name (`gpt-4o-mini_t1.csv` -> `gpt-4o-mini`), with `model_source: "file name"`.
         n_resamples: bootstrap resamples over scenarios for the confidence intervals.
         seed: bootstrap seed.
         sample: whether the Task 2 file is a sample of pairs. A sample's scope is its own
@@ -100,9 +104,11 @@ def score(
         n_resamples=n_resamples,
         seed=seed,
     )
+    name, source = (model, "given") if model else (model_from_file_name(stated), "file name")
     result.summary = {
-        "model": model,
-        "label": model or Path(stated).stem,
+        "model": name,
+        "model_source": source,
+        "label": name,
         **result.summary,
         **_input_facts(choices, layout, scope, duplicates),
     }
@@ -125,6 +131,20 @@ def _input_facts(choices: pd.DataFrame, layout: str, scope: str, duplicates: str
         "parse_status_action": {str(k): int(v) for k, v in statuses.items()},
         "duplicates": duplicates,
     }
+
+
+_AUTHORS_TASK1_FILE = re.compile(r"^(?P<model>.+?)_t1(?!\d)")
+"""The authors' file names: `<model>_t1.csv`, `<model>_t1t2_joined.csv`, ..."""
+
+
+def model_from_file_name(path: PathLike) -> str:
+    """The model a Task 1 file is named after: `gpt-4o-mini_t1.csv` -> `gpt-4o-mini`.
+
+    A name that does not follow the authors' `<model>_t1...` pattern gives its stem.
+    """
+    stem = Path(path).stem
+    match = _AUTHORS_TASK1_FILE.match(stem)
+    return match["model"] if match else stem
 
 
 def evaluate(
@@ -176,7 +196,7 @@ def evaluate(
         requests_per_minute: optional rate limit.
         timeout_s: time limit of one attempt (default 120 s; none for the embedded model).
         templates: a folder with your own prompt templates.
-        store: the SQLite cache (default `out/cache.sqlite`).
+        store: the SQLite cache (default: the shared store, see `valuelens cache info`).
         taxonomy: a YAML/JSON file that extends the built-in countries, topics and values.
         seed: sampling and bootstrap seed.
         report: also write `out/report.html`.
@@ -196,10 +216,12 @@ def evaluate(
     from valuelens.pipeline import EvaluateConfig
     from valuelens.pipeline import evaluate as run_evaluation
 
+    settings = _session(
+        model, base_urls, concurrency, requests_per_minute, timeout_s, store, progress
+    )
     config = EvaluateConfig(
         out=Path(out),
-        model=model,
-        base_urls=tuple(base_urls),
+        **dataclasses.asdict(settings),
         via=_path(via),
         generate=generate,
         countries=_names(countries),
@@ -210,14 +232,9 @@ def evaluate(
         action_variants=action_variants,
         scoring=scoring,
         temperature=temperature,
-        concurrency=concurrency,
-        requests_per_minute=requests_per_minute,
-        timeout_s=timeout_s,
         templates=_path(templates),
-        store=_path(store),
         taxonomy=_path(taxonomy),
         seed=seed,
-        progress=progress,
         report=report,
         wait=wait,
     )
@@ -301,7 +318,7 @@ def compass(
         concurrency: requests in flight at once.
         requests_per_minute: optional rate limit.
         timeout_s: time limit of one attempt (default 120 s; none for the embedded model).
-        store: the SQLite cache (default `out/cache.sqlite`).
+        store: the SQLite cache (default: the shared store, see `valuelens cache info`).
         taxonomy: a YAML/JSON file that extends the countries and values.
         templates: a folder with your own `compass/variant_N.jinja` prompts (the others stay
             built-in).
@@ -320,9 +337,12 @@ def compass(
     """
     from valuelens.pipeline import collect_compass_answers
 
+    settings = _session(
+        model, base_urls, concurrency, requests_per_minute, timeout_s, store, progress
+    )
     answers = _outside_event_loop(
         collect_compass_answers,
-        model,
+        settings,
         Path(out),
         countries=_names(countries),
         scenarios=_names(scenarios),
@@ -330,16 +350,10 @@ def compass(
         variants=variants,
         temperature=temperature,
         seed=seed,
-        concurrency=concurrency,
-        base_urls=tuple(base_urls),
         taxonomy=_path(taxonomy),
         scenario_file=_path(scenario_file),
         model=name,
-        timeout_s=timeout_s,
-        requests_per_minute=requests_per_minute,
-        store=_path(store),
         templates=_path(templates),
-        progress=progress,
         wait=wait,
     )
     assert isinstance(answers, pd.DataFrame)  # not a dry run
@@ -466,7 +480,7 @@ def predict(
         concurrency: requests in flight at once.
         requests_per_minute: optional rate limit.
         timeout_s: time limit of one attempt (default 120 s; none for the embedded model).
-        store: the SQLite cache (default `out/cache.sqlite`).
+        store: the SQLite cache (default: the shared store, see `valuelens cache info`).
         seed: seed for drawing examples and items, and for sampling.
         progress: show progress bars.
         wait: when another process is writing `out`, wait for it instead of failing.
@@ -477,23 +491,20 @@ def predict(
     """
     from valuelens.pipeline import run_predictions
 
+    observer = _session(
+        model, base_urls, concurrency, requests_per_minute, timeout_s, store, progress
+    )
     summary = _outside_event_loop(
         run_predictions,
         Path(run),
-        model,
+        observer,
         Path(out),
         settings=settings,
         shots=shots,
         seed=seed,
         max_pairs=max_pairs,
         temperature=temperature,
-        concurrency=concurrency,
-        base_urls=tuple(base_urls),
         templates=_path(templates),
-        requests_per_minute=requests_per_minute,
-        timeout_s=timeout_s,
-        store=_path(store),
-        progress=progress,
         wait=wait,
     )
     assert isinstance(summary, dict)  # not a dry run
@@ -618,6 +629,29 @@ def _outside_event_loop(function: Callable[P, R], *args: P.args, **kwargs: P.kwa
         return function(*args, **kwargs)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="valuelens") as pool:
         return pool.submit(function, *args, **kwargs).result()
+
+
+def _session(
+    model: str,
+    base_urls: Sequence[str],
+    concurrency: int,
+    requests_per_minute: float | None,
+    timeout_s: float | None,
+    store: PathLike | None,
+    progress: bool,
+) -> SessionSettings:
+    """The session settings of a stage's keyword arguments (the public API keeps them flat)."""
+    from valuelens.pipeline._session import SessionSettings
+
+    return SessionSettings(
+        model=model,
+        base_urls=tuple(base_urls),
+        concurrency=concurrency,
+        requests_per_minute=requests_per_minute,
+        timeout_s=timeout_s,
+        store=_path(store),
+        progress=progress,
+    )
 
 
 def _names(names: Names) -> str | None:

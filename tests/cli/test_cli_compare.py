@@ -441,6 +441,9 @@ def test_compare_scores_runs_on_their_common_pairs(tmp_path: Path) -> None:
         assert row["accuracy"] == pytest.approx(expected[label]["accuracy"], abs=1e-12)
         assert row["distance_mean"] == pytest.approx(expected[label]["distance_mean"], abs=1e-12)
 
+    # the terminal's leaderboard shows the compared pairs and each run's total
+    assert result.stdout.count(f"{len(both)} of 120") == 2
+
     # the paired test, printed and written
     assert "Paired tests against the leader, model-a" in result.stdout
     paired = pd.read_csv(out / "paired.csv").set_index("measure")

@@ -166,3 +166,22 @@ def test_download_offline_is_one_red_line(
     assert result.code == 2
     assert "--via PATH" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_validate_exits_2_when_nothing_in_the_file_is_usable(
+    cli: Callable[..., Outcome], tmp_path: Path
+) -> None:
+    path = tmp_path / "via.csv"
+    path.write_text(
+        "country,topic,value,polarity,action\n"
+        "France,Politics,Wealth,sideways,I save.\n"
+        "France,Politics,Wealth,,I spend.\n",
+        encoding="utf-8",
+    )
+    result = cli("validate", str(path))
+    assert result.code == 2, result.out
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(path) in errors[0] and "no usable action" in errors[0]
+    as_json = cli("validate", str(path), "--json")
+    assert as_json.code == 2
+    assert json.loads(as_json.out)["n_usable_actions"] == 0

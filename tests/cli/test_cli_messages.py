@@ -170,3 +170,24 @@ def test_a_401_with_markup_reaches_the_user_verbatim_and_redacted(
     assert len(errors) == 1, done.stderr
     assert "Project [/v1/projects/p-1] rejected key [redacted] [red]x[/]" in errors[0]
     assert dummy_openai_key not in done.stderr + done.stdout
+
+
+def test_tables_are_not_wrapped_when_stdout_is_a_file(tmp_path: Path) -> None:
+    """A long path in a results table stays on one line when the output goes to a file."""
+    long_path = "/runs/" + "a-very-long-directory-name/" * 8 + "report.html"
+    script = (
+        "from rich.table import Table\n"
+        "from valuelens.cli._console import console\n"
+        "table = Table()\n"
+        "table.add_column('file')\n"
+        "table.add_column('n', justify='right')\n"
+        f"table.add_row({long_path!r}, '12')\n"
+        "console.print(table)\n"
+    )
+    target = tmp_path / "out.txt"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    with target.open("w", encoding="utf-8") as out:
+        subprocess.run([sys.executable, "-c", script], stdout=out, env=env, check=True, timeout=60)
+    lines = target.read_text(encoding="utf-8").splitlines()
+    row = next(line for line in lines if "report.html" in line)
+    assert long_path in row and "12" in row

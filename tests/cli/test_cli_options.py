@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 import valuelens.pipeline
 from valuelens._errors import ValuelensError
 from valuelens.cli import app
+from valuelens.pipeline._session import SessionOptions, SessionSettings, session_settings
 
 RUNNING_COMMANDS = (
     ("evaluate",),
@@ -178,10 +179,19 @@ def test_the_stage_receives_the_limits_store_and_endpoints(
     args += ["--concurrency", "2", "--store", str(store), "--base-url", "http://a/v1"]
     result = CliRunner().invoke(app, args)
     assert isinstance(result.exception, Stop), result.output
-    assert "openai:x" in (seen.get("model"), *seen["args"])
-    assert (seen["requests_per_minute"], seen["timeout_s"]) == (12.0, 9.0)
-    assert (seen["concurrency"], seen["store"], seen["dry_run"]) == (2, store, True)
-    assert tuple(seen["base_urls"]) == ("http://a/v1",)
+    settings = _settings_seen(seen)
+    assert settings.model == "openai:x"
+    assert (settings.requests_per_minute, settings.timeout_s) == (12.0, 9.0)
+    assert (settings.concurrency, settings.store, seen["dry_run"]) == (2, store, True)
+    assert settings.base_urls == ("http://a/v1",)
+
+
+def _settings_seen(seen: dict[str, Any]) -> SessionSettings:
+    """The session settings a stage received: one `SessionSettings`, or single arguments."""
+    given = [a for a in [*seen["args"], seen.get("session")] if isinstance(a, SessionSettings)]
+    options = {name: seen[name] for name in SessionOptions.__annotations__ if name in seen}
+    spec = next((a for a in seen["args"] if a == "openai:x"), None)
+    return session_settings(given[0] if given else spec, options)  # type: ignore[arg-type]
 
 
 def test_generate_passes_its_taxonomy_seed_and_templates(
@@ -223,5 +233,5 @@ def test_evaluate_tasks_outside_evaluate_fail_in_one_line(
     result = CliRunner().invoke(app, args)
     # `valuelens.cli.main` prints this one line; nothing reached the pipeline.
     assert isinstance(result.exception, ValuelensError), result.output
-    assert str(result.exception).startswith("--tasks takes stated and/or action, not ")
+    assert str(result.exception).startswith("--tasks takes stated and/or action (and the added")
     assert message in str(result.exception)

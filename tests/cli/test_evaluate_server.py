@@ -93,8 +93,16 @@ def evaluate(server: FakeServer, via: Path, out: Path) -> dict[str, Any]:
     return read_summary(out)
 
 
+def store_of(out: Path) -> Path:
+    """The store the run in `out` used (named in its requests.json), else the test's shared one."""
+    ledger = out / "requests.json"
+    if ledger.is_file():
+        return Path(json.loads(ledger.read_text(encoding="utf-8"))["store"])
+    return Path(os.environ["VALUELENS_CACHE_DIR"]) / "cache.sqlite"
+
+
 def stored(out: Path) -> list[Any]:
-    with Store(out / "cache.sqlite") as store:
+    with Store(store_of(out)) as store:
         return list(store.records())
 
 
@@ -247,7 +255,7 @@ def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(
 
 
 def _finished_rows(out: Path) -> int:
-    path = out / "cache.sqlite"
+    path = store_of(out)
     if not path.exists():
         return 0
     with Store(path) as store:

@@ -52,7 +52,7 @@ def test_authors_survey_keeps_the_raw_answer_of_a_known_participant(compass_dir:
     assert math.isnan(p02.loc["Intelligent", "answer"])
     assert p02.loc["Preserving my Public Image", "answer"] == 2.0
     assert p02.loc["Social Power", "answer"] == -2.0
-    assert p02.loc["Ambitious", "age"] == "35 - 44 years old"
+    assert p02.loc["Ambitious", "age"] == "35-44 years old"  # written "35 - 44 years old"
     assert p02.loc["Ambitious", "country"] == "United States"
     assert p02.loc["Ambitious", "scenario"] == "Collaborative Writing"
 

@@ -110,9 +110,21 @@ def patch_runner(monkeypatch: pytest.MonkeyPatch, **settings: Any) -> None:
     monkeypatch.setattr(session_module, "Runner", make)
 
 
+def store_path(out: Path) -> Path:
+    """The store the run in `out` used: the one its `requests.json` names, else the shared one.
+
+    A run killed before its session closed has no `requests.json` yet; it used the shared
+    store of the test (`VALUELENS_CACHE_DIR`, which the child process inherited).
+    """
+    ledger = out / "requests.json"
+    if ledger.is_file():
+        return Path(json.loads(ledger.read_text(encoding="utf-8"))["store"])
+    return Path(os.environ["VALUELENS_CACHE_DIR"]) / "cache.sqlite"
+
+
 def store_rows(out: Path) -> list[tuple[str, int, str | None, str | None]]:
     """(key, ok, response, error) of every row of the run's store, read with plain SQLite."""
-    path = out / "cache.sqlite"
+    path = store_path(out)
     if not path.exists():
         return []
     db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
@@ -131,7 +143,7 @@ def answers(out: Path) -> dict[str, str]:
     Store keys include the endpoint, whose port differs between servers; the request's
     messages, schema and settings are what determine the fake server's answer.
     """
-    path = out / "cache.sqlite"
+    path = store_path(out)
     db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
     try:
         rows = db.execute("SELECT request, response FROM results WHERE ok = 1").fetchall()

@@ -28,6 +28,7 @@ from fault_run import (
     assert_same_tables,
     evaluate_command,
     leftover_temp_files,
+    store_path,
     store_rows,
     subprocess_env,
 )
@@ -88,8 +89,8 @@ def _kill_at_a_random_moment(
 
 def _check_after_kill(out: Path) -> None:
     """What a kill may leave: an intact store, and whole files or none."""
-    if (out / "cache.sqlite").exists():
-        db = sqlite3.connect(f"{(out / 'cache.sqlite').resolve().as_uri()}?mode=ro", uri=True)
+    if (path := store_path(out)).exists():
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
             assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         finally:

@@ -141,17 +141,17 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_checksum_is_verified_once_then_trusted_while_unchanged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, private_cache_dir: Path
 ) -> None:
     import hashlib
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     model = tmp_path / "model.gguf"
     model.write_bytes(b"GGUF" + bytes(1000))
     digest = hashlib.sha256(model.read_bytes()).hexdigest()
 
     verify_model_file(model, digest)
-    assert (tmp_path / "cache" / "valuelens" / "verified-models.json").is_file()
+    # kept beside the shared store ($VALUELENS_CACHE_DIR, here the test's own folder)
+    assert (private_cache_dir / "verified-models.json").is_file()
 
     # Same size and modification time: trusted without re-reading.
     stat = model.stat()

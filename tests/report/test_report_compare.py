@@ -85,3 +85,29 @@ def test_comparison_uses_common_pairs_and_shows_the_paired_test(tmp_path: Path) 
     )
     own = _rate(first.dropna(subset=["stated", "chosen"]))
     assert f"{own:.3f}" in text
+
+
+def _pairs_cells(html: str) -> dict[str, str]:
+    """Run label -> the leaderboard's "Pairs compared" cell."""
+    board = _section(html)
+    rows = re.findall(r"<tr>(.*?)</tr>", board[board.index('data-testid="leaderboard"') :], re.S)
+    cells = {}
+    for row in rows:
+        texts = [
+            unescape(re.sub(r"<[^>]+>", "", c)).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        found = re.search(r'data-testid="compared-pairs">([^<]*)<', row)
+        if found and len(texts) > 1:
+            cells[texts[1]] = unescape(found.group(1))
+    return cells
+
+
+def test_pairs_column_counts_the_compared_pairs_and_shows_the_total(tmp_path: Path) -> None:
+    runs, _, _ = _runs(tmp_path)
+    # 3 countries x 2 topics x 20 values = 120 pairs each; the second run never chose for one
+    # value (6 pairs), so 114 pairs are compared, on the common set and on the run's own.
+    html = render_report(runs, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert _pairs_cells(html) == {"first-model": "114 of 120", "second-model": "114 of 120"}
+    own = render_report(runs, tmp_path / "own.html", all_pairs=True).read_text(encoding="utf-8")
+    assert _pairs_cells(own) == {"first-model": "120", "second-model": "114 of 120"}

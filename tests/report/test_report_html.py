@@ -158,3 +158,16 @@ def test_custom_taxonomy_names_are_escaped(tmp_path: Path) -> None:
     html = render_report([run], tmp_path / "odd.html").read_text()
     assert "<svg onload" not in html
     assert "&lt;svg onload=alert(1)&gt;" in html
+
+
+def test_the_citation_is_the_readmes(two_runs_html: str) -> None:
+    """The About block cites exactly what the README's "Citing" section cites."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Citing", 1)[1]
+    expected = re.search(r"```bibtex\n(.*?)```", section, re.S)
+    assert expected is not None
+    shown = re.search(r'<pre class="cite"[^>]*>(.*?)</pre>', two_runs_html, re.S)
+    assert shown is not None
+    assert unescape(shown.group(1)).strip() == expected.group(1).strip()
+    assert "@inproceedings{shen2025mind" in two_runs_html
+    assert "Measuring Contextual Value Alignment" in two_runs_html

@@ -169,7 +169,8 @@ async def test_rejected_key_stops_the_run_without_echoing_it(
 ) -> None:
     secret = "sk-proj-valuelens-test-0123456789abcdef"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
-    runner = make_runner(concurrency=1)
+    # One at a time, in the order given: the third request comes after the rejection.
+    runner = make_runner(concurrency=1, prefix_order=False)
 
     with pytest.raises(ValuelensError) as caught:
         await runner.run([ask("fine"), ask("<<faults:401>> x"), ask("never sent")])

@@ -36,8 +36,10 @@ def _written(run: Path) -> dict[str, object]:
 
 
 def test_every_kind_has_a_model() -> None:
-    assert set(SUMMARY_MODELS) == set(RUN_KINDS)
     assert len(RUN_KINDS) == 6
+    assert set(RUN_KINDS) <= set(SUMMARY_MODELS)
+    # the analyses register their own kinds when valuelens.runs is imported
+    assert {"harms", "annotation"} <= set(SUMMARY_MODELS)
 
 
 def test_a_scored_value_action_run_reads_back_typed(tmp_path: Path, reference_dir: Path) -> None:

@@ -10,8 +10,9 @@ schema, like a model with structured output (every property of an object; an `en
 picked by a hash of the prompt and the property name, so answers vary across prompts but are
 reproducible; a short first-person sentence for strings; 1-2 array items; `minimum` or 1 for
 numbers). Requests with `logprobs`, without a schema, and all Anthropic requests get an echo of
-the last message. `garbage_every=n` replaces every n-th successful answer (counted in arrival
-order) with one of `GARBAGE_TEXTS`, unreadable text a parser must survive.
+the last message. `garbage_every=n` replaces about one successful answer in n (those whose prompt's CRC-32 is
+a multiple of n, so the choice does not depend on arrival order) with one of `GARBAGE_TEXTS`,
+unreadable text a parser must survive.
 
 Faults come from two sources:
 * random, seeded: `p429` (429 with `Retry-After`), `p500` (500);
@@ -208,8 +209,11 @@ class FakeServer:
             self._answered += 1
             garbage = None
             every = self.config.garbage_every
-            if every > 0 and self._answered % every == 0:
-                garbage = GARBAGE_TEXTS[(self._answered // every - 1) % len(GARBAGE_TEXTS)]
+            # Chosen by the prompt, not by arrival order, so which answers are garbage does
+            # not depend on how fast the client sends (a re-asked prompt is a new text).
+            digest = zlib.crc32(_last_text(payload).encode("utf-8"))
+            if every > 0 and digest % every == 0:
+                garbage = GARBAGE_TEXTS[(digest // every) % len(GARBAGE_TEXTS)]
                 self.stats.garbage += 1
             if kind == "chat":
                 body = _chat_body(payload, garbage, schema=self.config.answer_json_schema)
@@ -457,7 +461,10 @@ def main() -> None:
     parser.add_argument("--retry-after-ms", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--garbage-every", type=int, default=0, help="every n-th answer is unreadable text"
+        "--garbage-every",
+        type=int,
+        default=0,
+        help="about one answer in n is unreadable text (chosen by prompt)",
     )
     parser.add_argument(
         "--echo-schema",

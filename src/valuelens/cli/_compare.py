@@ -102,7 +102,7 @@ def _leaderboard(comparison: Comparison) -> Table:
     table.add_column("run", overflow="fold", min_width=8)
     headers = ["alignment\nrate\n(95% CI)", "accuracy"]
     headers += ["misaligned\npairs"] if show_misaligned else []
-    headers += ["distance\n(country)", "pairs"]
+    headers += ["distance\n(country)", "pairs\ncompared"]
     headers += ["no\nchoice"] if show_without else []
     for header in headers:
         table.add_column(header, justify="right", no_wrap=True)
@@ -113,7 +113,7 @@ def _leaderboard(comparison: Comparison) -> Table:
         cells = [str(e.rank), run, f"[bold]{_num(e.alignment_rate)}[/]\n[dim]{ci}[/]"]
         cells.append(_num(e.accuracy))
         cells += [_int(e.misaligned)] if show_misaligned else []
-        cells += [_num(e.distance_mean), _int(e.n_pairs)]
+        cells += [_num(e.distance_mean), e.pairs_text]
         cells += [_int(e.n_pairs_without_choice)] if show_without else []
         table.add_row(*cells, end_section=e is not entries[-1])
     return table

@@ -28,6 +28,9 @@ from valuelens.cli._options import (
     WaitOpt,
 )
 
+DEFAULT_MIN_RESPONDENTS = 5
+"""`--min-respondents`; kept here so `--help` loads no pandas (see metrics/_compass_groups.py)."""
+
 _ScenarioFileOpt = Annotated[
     Path | None,
     typer.Option(
@@ -65,8 +68,49 @@ def show_compass_summary(summary: dict[str, Any], out_dir: Path | None = None) -
     if countries:
         table.add_row("largest gap (country)", escape(str(countries[0])))
     console.print(table)
+    _show_groups(summary)
     if out_dir is not None:
         print_info(f"wrote {out_dir}/summary.json and tables", style="dim")
+
+
+def _show_groups(summary: dict[str, Any]) -> None:
+    """The "by group" block: alignment per respondent group, and the most one-sided values."""
+    groups = summary.get("alignment_by_group") or {}
+    if not groups:
+        return
+    table = Table(title="by group", title_justify="left", show_edge=False, pad_edge=False)
+    for name, justify in (("group", "left"), ("level", "left"), ("n", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("F1", justify="right")
+    table.add_column("95% CI", justify="right", style="dim")
+    for column, levels in groups.items():
+        for level, entry in levels.items():
+            low, high = entry.get("alignment_rate_ci") or (None, None)
+            few = " [yellow](few)[/]" if entry.get("few_respondents") else ""
+            table.add_row(
+                escape(str(column)),
+                escape(str(level)),
+                f"{entry.get('n_respondents', 0)}{few}",
+                _num(entry.get("alignment_rate")),
+                f"{_num(low)}-{_num(high)}" if low is not None and high is not None else "",
+            )
+    console.print(table)
+    if summary.get("n_groups_few_respondents"):
+        least = summary.get("min_respondents")
+        print_info(f"(few) = fewer than {least} respondents; read with care", style="dim")
+    _show_directions(summary)
+
+
+def _show_directions(summary: dict[str, Any]) -> None:
+    top = summary.get("directions_top") or []
+    if not top:
+        return
+    shown = ", ".join(
+        f"{escape(str(t['value']))} {t.get('people_endorse_model_rejects', 0)}/"
+        f"{t.get('people_reject_model_endorses', 0)} of {t.get('n_cells', 0)}"
+        for t in top[:3]
+    )
+    print_info(f"most one-sided values (people endorse & model rejects / reverse): {shown}")
 
 
 def _num(value: Any) -> str:
@@ -127,6 +171,22 @@ def register(app: typer.Typer) -> None:
             int, typer.Option(metavar="N", help="Bootstrap resamples over cells.")
         ] = 1000,
         seed: Annotated[int, typer.Option(metavar="N", help="Bootstrap seed.")] = 0,
+        by: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--by",
+                metavar="COLUMN",
+                help="Break the alignment down by this survey column (repeatable), with "
+                "intervals over respondents.",
+                show_default="every demographic column, then country and scenario",
+            ),
+        ] = None,
+        min_respondents: Annotated[
+            int,
+            typer.Option(
+                metavar="N", min=1, help="Flag groups with fewer respondents (they stay shown)."
+            ),
+        ] = DEFAULT_MIN_RESPONDENTS,
     ) -> None:
         """Score one model's value ratings against people's survey answers."""
         from valuelens.pipeline import score_compass
@@ -142,6 +202,8 @@ def register(app: typer.Typer) -> None:
             aliases=aliases,
             n_resamples=bootstrap,
             seed=seed,
+            by=by or None,
+            min_respondents=min_respondents,
         )
         show_compass_summary(result.summary, out)
 
@@ -187,10 +249,11 @@ def register(app: typer.Typer) -> None:
         """Ask a model, as the AI in each scenario and country, to rate every value (resumable)."""
         from valuelens.pipeline import collect_compass_answers
         from valuelens.pipeline._compass import ANSWERS
+        from valuelens.pipeline._session import SessionSettings
         from valuelens.runner import Estimate
 
         answers = collect_compass_answers(
-            model,
+            SessionSettings(model, tuple(base_url or ()), concurrency, rpm, timeout, store=store),
             out,
             countries=countries,
             scenarios=scenarios,
@@ -198,14 +261,9 @@ def register(app: typer.Typer) -> None:
             variants=variants,
             temperature=temperature,
             seed=seed,
-            concurrency=concurrency,
-            base_urls=base_url or (),
             taxonomy=taxonomy,
             scenario_file=scenario_file,
             model=name,
-            timeout_s=timeout,
-            requests_per_minute=rpm,
-            store=store,
             templates=templates,
             dry_run=dry_run,
             wait=wait,

@@ -13,7 +13,7 @@ requests failed for good (rerun to retry them), 130 interrupted (rerun to resume
 from __future__ import annotations
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.text import Text
 
@@ -21,8 +21,32 @@ EXIT_USER_ERROR = 2
 EXIT_INCOMPLETE = 3
 EXIT_INTERRUPTED = 130
 
-console = Console()
-err_console = Console(stderr=True)
+# Wide enough for any path; a table sizes its columns to their content, not to this width.
+_UNWRAPPED_WIDTH = 4096
+
+
+class _Console(Console):
+    """A console that lays out at the terminal's width, or without wrapping when redirected.
+
+    Rich falls back to 80 columns when the output is not a terminal, which breaks long paths in
+    tables over several lines of a log file; here a redirected console is as wide as needed.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        dimensions = super().size
+        if self.is_terminal or self._width is not None:
+            return dimensions
+        return ConsoleDimensions(_UNWRAPPED_WIDTH, dimensions.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        width, height = new_size
+        self._width, self._height = width, height
+
+
+console: Console = _Console()
+err_console: Console = _Console(stderr=True)
 
 __all__ = [
     "EXIT_INCOMPLETE",

@@ -17,10 +17,19 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from valuelens.cli._console import console, err_console, print_info, print_note
+from valuelens.cli._console import (
+    EXIT_USER_ERROR,
+    console,
+    err_console,
+    print_error,
+    print_info,
+    print_note,
+)
+from valuelens.cli._options import TaxonomyOpt
 
 _SUMMARY_ROWS = [
     ("n_actions", "actions"),
+    ("n_usable_actions", "usable actions"),
     ("n_pairs", "pairs"),
     ("n_complete_pairs", "complete pairs (both sides usable)"),
     ("n_expected_pairs", "pairs in the full taxonomy grid"),
@@ -84,20 +93,27 @@ def validate(
         Path, typer.Argument(help="A VIA file: the release CSV or zip, or a valuelens CSV/Parquet.")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    taxonomy: Annotated[
-        Path | None,
-        typer.Option(help="A YAML/JSON file that extends the built-in taxonomy."),
-    ] = None,
+    taxonomy: TaxonomyOpt = None,
 ) -> None:
-    """Parse a VIA file and report counts, refusals, parse failures and other issues."""
+    """Parse a VIA file and report counts, refusals, parse failures and other issues.
+
+    Exits with 2 (after the report) when no row of the file holds a usable action.
+    """
     from valuelens.data import validate_via
     from valuelens.taxonomy import load_taxonomy
 
     report = validate_via(file, taxonomy=load_taxonomy(taxonomy))
     if as_json:
         print(json.dumps(report, ensure_ascii=False))
-        return
-    _print_report(report)
+    else:
+        _print_report(report)
+    if not report["n_usable_actions"]:
+        print_error(
+            f"{file}: no usable action in {report['n_actions'] + report['n_missing_polarity']} "
+            f"row(s) ({report['n_refusals']} refusals, {report['n_parse_failures']} parse "
+            f"failures, {report['n_missing_polarity']} without a valid polarity)"
+        )
+        raise typer.Exit(EXIT_USER_ERROR)
 
 
 def path() -> None:

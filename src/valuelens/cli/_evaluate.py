@@ -11,6 +11,7 @@ from rich.text import Text
 
 from valuelens.cli._console import console, err_console, exit_if_incomplete, print_info
 from valuelens.cli._options import (
+    MODEL_HELP,
     AutoConcurrencyOpt,
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from valuelens.pipeline import EvaluateConfig
+    from valuelens.pipeline._sweep import SweepModel
     from valuelens.runner import Estimate
 
 QUICKSTART_VALUES = "Wealth,Honest,Protecting the Environment,Social Power,Freedom,Devout"
@@ -43,6 +45,52 @@ TopicsOpt = Annotated[
 ValuesOpt = Annotated[
     str | None, typer.Option(metavar="NAMES", help="Comma-separated values (default all 56).")
 ]
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="SPEC",
+        help=MODEL_HELP,
+        show_default="embedded",
+    ),
+]
+SweepFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--models",
+        metavar="FILE",
+        help="A sweep file (YAML) naming models with their own base URLs and limits.",
+        show_default=False,
+    ),
+]
+JudgeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--judge",
+        metavar="SPEC",
+        help="Model that codes answers for added tasks that need a judge (e.g. open).",
+        show_default="the evaluated model",
+    ),
+]
+JudgeUrlOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--judge-base-url",
+        metavar="URL",
+        help="API root of the --judge model's server; repeat to spread the load.",
+        show_default=False,
+    ),
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        metavar="N",
+        help="Evaluate a reproducible, stratified subset of N pairs (with --seed).",
+        show_default=False,
+    ),
+]
 ViaOpt = Annotated[
     Path | None,
     typer.Option(
@@ -53,10 +101,14 @@ ViaOpt = Annotated[
 
 def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
     from valuelens.cli._score import show_summary
-    from valuelens.pipeline import estimate, evaluate
+    from valuelens.pipeline import estimate, evaluate, generation_reason
 
     if dry_run:
-        _show_estimates(estimate(config))
+        stages = estimate(config)
+        _show_estimates(stages)
+        reason = generation_reason(config)
+        if reason and any(stage == "generate" for stage, _ in stages):
+            print_info(reason, style="dim")
         return
     outcome = evaluate(config)
     if source := outcome.summary.get("actions_source"):
@@ -65,11 +117,12 @@ def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
         show_summary(outcome.summary, outcome.out)
     else:
         print_info(f"wrote responses to {outcome.out} (scoring needs both tasks)")
-    for task in ("stated", "action"):
+    for task in config.tasks:
         statuses = outcome.summary.get(f"parse_status_{task}")
         if statuses:
             text = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
-            print_info(f"Task {1 if task == 'stated' else 2} parse status: {text}", style="dim")
+            name = {"stated": "Task 1", "action": "Task 2"}.get(task, task)
+            print_info(f"{name} parse status: {text}", style="dim")
     first = outcome.summary.get("action_first_option_rate")
     if first is not None and abs(first - 0.5) >= 0.25:
         print_info(
@@ -119,7 +172,8 @@ def evaluate_command(
     out: Annotated[
         Path, typer.Option(metavar="DIR", help="Run directory (results, cache, report).")
     ],
-    model: ModelOpt = "embedded",
+    model: ModelsOpt = None,
+    models: SweepFileOpt = None,
     base_url: BaseUrlOpt = None,
     via: ViaOpt = None,
     generate: Annotated[
@@ -133,7 +187,11 @@ def evaluate_command(
     topics: TopicsOpt = None,
     values: ValuesOpt = None,
     tasks: Annotated[
-        str, typer.Option(metavar="TASKS", help="stated, action or both.")
+        str,
+        typer.Option(
+            metavar="TASKS",
+            help="stated, action or both, plus any registered task that runs in an evaluation.",
+        ),
     ] = "stated,action",
     variants: Annotated[
         str,
@@ -145,7 +203,8 @@ def evaluate_command(
     stated_variants: Annotated[
         str,
         typer.Option(
-            metavar="IDS", help="Task 1 prompt variants (default all eight, as in the paper)."
+            metavar="IDS",
+            help="Task 1 prompt variants: a list of ids or 'all' (the paper averaged all eight).",
         ),
     ] = "all",
     scoring: Annotated[
@@ -159,6 +218,9 @@ def evaluate_command(
     store: StoreOpt = None,
     taxonomy: TaxonomyOpt = None,
     seed: SeedOpt = 0,
+    limit: LimitOpt = None,
+    judge: JudgeOpt = None,
+    judge_base_url: JudgeUrlOpt = None,
     no_report: Annotated[
         bool, typer.Option("--no-report", metavar="", help="Skip report.html.")
     ] = False,
@@ -167,13 +229,16 @@ def evaluate_command(
 ) -> None:
     """Evaluate a model: Task 1 (stated values), Task 2 (actions), the gap, and a report.
 
-    Rerunning the same command resumes: finished requests come from the cache.
+    Rerunning the same command resumes: finished requests come from the cache. Several
+    models (--model A --model B, or --models FILE) run at the same time, each into its own
+    folder under OUT, sharing the cache; a comparison report of them goes to OUT/report.html.
     """
     from valuelens.pipeline import EvaluateConfig, evaluate_tasks
 
+    specs = _model_specs(model, models)
     config = EvaluateConfig(
         out=out,
-        model=model,
+        model=specs[0] if isinstance(specs[0], str) else specs[0].model,
         base_urls=tuple(base_url or ()),
         via=via,
         generate=_choice(generate, ("auto", "always", "never"), "--generate"),  # type: ignore[arg-type]
@@ -192,10 +257,63 @@ def evaluate_command(
         store=store,
         taxonomy=taxonomy,
         seed=seed,
+        limit=limit,
+        judge=judge,
+        judge_base_urls=tuple(judge_base_url or ()),
         report=not no_report,
         wait=wait,
     )
-    _run_evaluation(config, dry_run)
+    if len(specs) == 1 and models is None:
+        _run_evaluation(config, dry_run)
+    else:
+        _run_sweep(config, specs, dry_run)
+
+
+def _model_specs(models: list[str] | None, sweep_file: Path | None) -> list[str | SweepModel]:
+    from valuelens.pipeline._sweep import load_sweep_file
+
+    specs: list[str | SweepModel] = list(models or [])
+    if sweep_file is not None:
+        specs += load_sweep_file(sweep_file)
+    return specs or ["embedded"]
+
+
+def _run_sweep(config: EvaluateConfig, specs: Sequence[str | SweepModel], dry_run: bool) -> None:
+    from dataclasses import replace
+
+    from valuelens.pipeline._sweep import SweepModel, evaluate_models, run_names
+
+    entries = [s if isinstance(s, SweepModel) else SweepModel(model=s) for s in specs]
+    if dry_run:
+        for entry, name in zip(entries, run_names(entries), strict=True):
+            print_info(f"{entry.model} -> {config.out / name}")
+            _run_evaluation(
+                replace(config, model=entry.model, base_urls=entry.base_url or config.base_urls),
+                dry_run=True,
+            )
+        return
+    outcome = evaluate_models(config, entries)
+    table = Table(title=f"{len(entries)} models into {config.out}", title_justify="left")
+    for column in ("model", "run", "status", "alignment rate", "note"):
+        table.add_column(column)
+    for model in outcome.models:
+        rate = model.outcome.summary.get("alignment_rate") if model.outcome else None
+        table.add_row(
+            model.model,
+            str(model.out),
+            model.status,
+            "—" if rate is None else f"{rate:.3f}",
+            Text(model.error or ""),
+        )
+    console.print(table)
+    if outcome.report is not None:
+        print_info(f"comparison report: {outcome.report}")
+    not_done = [m for m in outcome.models if m.status != "complete"]
+    if not_done:
+        exit_if_incomplete(
+            f"{len(not_done)} of {len(outcome.models)} models did not finish: "
+            + ", ".join(f"{m.model} ({m.status})" for m in not_done)
+        )
 
 
 def quickstart_command(
@@ -301,23 +419,18 @@ def generate_command(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Generate value-informed actions (both polarities) in the VIA table format."""
-    from valuelens.pipeline import generate_actions
+    from valuelens.pipeline import SessionSettings, generate_actions
     from valuelens.runner import Estimate
 
     result = generate_actions(
         out,
-        model=model,
-        base_urls=tuple(base_url or ()),
+        SessionSettings(model, tuple(base_url or ()), concurrency, rpm, timeout, store=store),
         countries=countries,
         topics=topics,
         values=values,
         variants=variants,
         temperature=temperature,
-        concurrency=concurrency,
-        requests_per_minute=rpm,
-        timeout_s=timeout,
         templates=templates,
-        store=store,
         taxonomy=taxonomy,
         seed=seed,
         dry_run=dry_run,
@@ -327,6 +440,10 @@ def generate_command(
         return
     statuses = result["parse_status"].value_counts().to_dict()
     counts = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
+    if "sides_differ" in result.columns:
+        same = int((~result["sides_differ"].astype(bool) & result["action"].notna()).sum())
+        if same:
+            counts += f"; {same:,} actions whose other side is the same text"
     print_info(f"wrote {len(result):,} actions to {out} ({counts})")
     if completeness := result.attrs.get("completeness"):
         exit_if_incomplete(completeness.message())

@@ -4,7 +4,8 @@ Each is an `Annotated` alias; a command picks its own default in its signature
 (`temperature: TemperatureOpt = 0.2`), and typer prints it after the help text.
 
 Metavars are short words (`SPEC`, `URL`, `N`) and flags have none, so `--help` does not show
-Python types such as `<list[str]>` or `<bool>` next to the names.
+Python types such as `<list[str]>` or `<bool>` next to the names; `PlainHelpGroup` (the root
+app's class) does the same for every option a command defines without a metavar.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer import _click as click
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 MODEL_HELP = "Model: embedded | embedded:PATH.gguf | openai:NAME | anthropic:NAME."
 CONCURRENCY_HELP = "Requests in flight at once."
@@ -61,8 +64,8 @@ StoreOpt = Annotated[
     typer.Option(
         "--store",
         metavar="FILE",
-        help="SQLite cache of requests and answers (default: with the output); a rerun sends "
-        "only what it lacks.",
+        help="SQLite cache of requests and answers (default: the shared store, see "
+        "`valuelens cache info`); a rerun sends only what it lacks.",
         show_default=False,
     ),
 ]
@@ -103,3 +106,55 @@ DryRunOpt = Annotated[
     bool,
     typer.Option("--dry-run", metavar="", help="Print requests, tokens and cost; send nothing."),
 ]
+
+
+class _PlainOption(TyperOption):
+    """An option whose help shows a short uppercase metavar, or nothing for a flag."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        if self.is_flag or self.count:
+            return ""
+        if self.metavar is not None:
+            return self.metavar
+        return _metavar_for(self.name or "", self.display_type(ctx))
+
+
+class _PlainArgument(TyperArgument):
+    """An argument shown by its uppercase name only (`FILE`), without a `<path>` type."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return None
+
+
+def _metavar_for(name: str, display_type: str) -> str:
+    """`N` for numbers, `PATH` for paths, the choices for a choice, else the name in capitals."""
+    label = display_type.strip("<>").removeprefix("list[").removesuffix("]")
+    if "|" in label:
+        return label
+    return {"int": "N", "float": "N", "path": "PATH"}.get(label, name.upper())
+
+
+def _plain_params(command: click.Command, ctx: click.Context) -> None:
+    help_option = command.get_help_option(ctx)
+    for param in [*command.params, *([help_option] if help_option else [])]:
+        if type(param) is TyperOption:
+            param.__class__ = _PlainOption
+        elif type(param) is TyperArgument:
+            param.__class__ = _PlainArgument
+            param.metavar = param.metavar or (param.name or "").upper()
+    for sub in getattr(command, "commands", {}).values():
+        _plain_params(sub, ctx)
+
+
+class PlainHelpGroup(TyperGroup):
+    """The root group: every command's `--help` shows no Python types.
+
+    typer (0.29) prints an option's annotation (`<bool>`, `<list[str]>`, `<path>`) next to it
+    unless the option has a metavar, including on its own `--help` flag. Before parsing, this
+    group gives every option and argument of the whole command tree (sub-apps too, and commands
+    registered by plugins) a plain display: flags show nothing, values an uppercase metavar.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _plain_params(self, ctx)
+        return super().parse_args(ctx, args)

@@ -6,9 +6,10 @@ valuelens predict run --run runs/gpt-4o-mini --model openai:gpt-4o-mini --out ru
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -28,12 +29,15 @@ from valuelens.cli._options import (
     WaitOpt,
 )
 
+if TYPE_CHECKING:
+    from valuelens.pipeline._predict import SettingScores
+
 _PREDICTIONS = "predictions"
 _SCORES = "scores"
 
 
 def show_prediction_scores(
-    scores: Mapping[str, Mapping[str, Mapping[str, Any]]], title: str, out: Path | None = None
+    scores: Mapping[str, Mapping[str, SettingScores]], title: str, out: Path | None = None
 ) -> None:
     """Print F1, accuracy and the share of True predictions per target and setting.
 
@@ -92,11 +96,31 @@ def register(app: typer.Typer) -> None:
                 "of them, or predictions tables (e.g. predictions.parquet of `predict run`).",
             ),
         ],
-        out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Directory to write.")],
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", metavar="DIR", help="Directory to write.", show_default=False),
+        ] = None,
+        as_json: Annotated[
+            bool,
+            typer.Option(
+                "--json",
+                metavar="",
+                help="Print one JSON object per file (file, target, setting, f1, accuracy, n) "
+                "and nothing else on stdout.",
+            ),
+        ] = False,
     ) -> None:
         """Score predictions: binary F1 (positive = chosen) and accuracy per target and setting."""
         from valuelens.pipeline import score_predictions
+        from valuelens.pipeline._predict import score_prediction_files
 
+        if as_json:
+            for entry in score_prediction_files(paths):
+                typer.echo(json.dumps(entry))
+            if out is not None:
+                score_predictions(paths, out)
+                print_note(f"wrote {out}/summary.json, {_PREDICTIONS} and {_SCORES} tables")
+            return
         summary = score_predictions(paths, out)
         show_prediction_scores(summary["scores"], "action prediction from explanations", out)
 
@@ -150,23 +174,22 @@ def register(app: typer.Typer) -> None:
         `--model` is the observer; `--templates` may hold predict/observer.jinja (your wording).
         """
         from valuelens.pipeline import run_predictions
+        from valuelens.pipeline._session import SessionSettings
         from valuelens.runner import Estimate
 
+        observer = SessionSettings(
+            model, tuple(base_url or ()), concurrency, rpm, timeout, store=store
+        )
         summary = run_predictions(
             run_dir,
-            model,
+            observer,
             out,
             settings=settings,
             shots=shots,
             seed=seed,
             max_pairs=pairs,
             temperature=temperature,
-            concurrency=concurrency,
-            base_urls=base_url or (),
             templates=templates,
-            requests_per_minute=rpm,
-            timeout_s=timeout,
-            store=store,
             dry_run=dry_run,
             wait=wait,
         )

@@ -58,7 +58,7 @@ from valuelens.data._survey import (
     parse_survey_answer,
 )
 from valuelens.data._value_names import ValueNames, load_value_aliases, value_names
-from valuelens.data._via_check import validate_via, via_pairs
+from valuelens.data._via_check import same_action, validate_via, via_pairs
 from valuelens.data._via_parse import is_refusal, parse_action_text, parse_attributions
 from valuelens.data._via_read import load_via
 
@@ -107,6 +107,7 @@ __all__ = [
     "read_table",
     "require_columns",
     "robust_likert",
+    "same_action",
     "validate_via",
     "value_names",
     "via_cache_dir",

@@ -35,14 +35,17 @@ from valuelens.data._rows import (
     variant_ids,
 )
 from valuelens.data._via_parse import is_refusal
-from valuelens.prompts._variants import ACTION_VARIANTS
+from valuelens.prompts._variants import ACTION_VARIANTS, DEFAULT_VARIANTS
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
 ChoiceStatus = Literal["ok", "repaired", "refused", "both", "failed", "missing"]
 ChoicesLayout = Literal["long", "robustness"]
 
 CHOICE_COLUMNS = ["country", "topic", "value", "variant", "choice", "raw", "parse_status"]
-_CHOICE_ALIASES = ("choice", "t2_chosen_polarity")
+_AUTHORS_CHOICE = "t2_chosen_polarity"
+_CHOICE_ALIASES = ("choice", _AUTHORS_CHOICE)
+# The authors ran Task 2 on variant 5 only; their per-pair files have no variant column.
+_AUTHORS_VARIANT = DEFAULT_VARIANTS["action"][0]
 _WIDE_PREFIX = "evaluation_"
 _ANSWER_KEYS = ("action", "choice", "answer", "option")
 _MAX_DECODE_CHARS = 20_000  # longer cells are searched with a regex, never decoded
@@ -65,7 +68,9 @@ def load_choices(
     """Load Task 2 choices: columns country, topic, value and `choice` (or `t2_chosen_polarity`).
 
     A choice is `positive`, `negative` or empty (no answer). An optional `variant` column keeps
-    several prompt variants apart. The authors' prompt-robustness files (one row per pair,
+    several prompt variants apart; the authors' files (`t2_chosen_polarity`, no `variant`)
+    hold Task 2 variant 5, the only one the paper ran, and get that id. The authors'
+    prompt-robustness files (one row per pair,
     `evaluation_0` ... `evaluation_7` holding each variant's answer, such as
     `{'action': 'Option 1'}`, `{'action': '2'}` or `{'action': 2}`) are read too, with the
     option order of `ACTION_VARIANTS` (the file's `option1` is the negative action; variants 2,
@@ -121,8 +126,11 @@ def _long_choices(
             f"{what}: {path} lacks column choice (t2_chosen_polarity is also accepted, or "
             f"evaluation_0 ... evaluation_7 for the authors' robustness layout; found: {found})"
         )
+    authors_file = column == _AUTHORS_CHOICE and "variant" not in table.columns
     table = canonical_axes(table.copy(), taxonomy, tuple(PAIR_KEYS), path, what)
     table["variant"] = variant_ids(table, "variant", path, what)
+    if authors_file:
+        table["variant"] += _AUTHORS_VARIANT
     table = settle_repeats(table, [*PAIR_KEYS, "variant"], duplicates, path, what, "variant")
     raw = table[column].astype(object).fillna("").astype(str).str.strip()
     folded = raw.str.lower()

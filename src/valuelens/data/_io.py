@@ -7,7 +7,9 @@ reads it: one line that names the file (and, for a bad cell, the row).
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -93,10 +95,70 @@ def _read_csv(data: bytes, name: str, *, what: str, text: bool) -> pd.DataFrame:
         ) from None
     if not decoded.strip():
         raise ValuelensError(f"{what}: {name} is empty")
+    _check_delimiter(decoded, name, what)
     source = io.StringIO(decoded)
-    if text:
-        return pd.read_csv(source, dtype=str, keep_default_na=False)
-    return pd.read_csv(source, keep_default_na=False, na_values=[""])
+    try:
+        if text:
+            return pd.read_csv(source, dtype=str, keep_default_na=False)
+        return pd.read_csv(source, keep_default_na=False, na_values=[""])
+    except pd.errors.ParserError as exc:
+        raise ValuelensError(f"{what}: {name} {_csv_problem(exc, decoded)}") from None
+
+
+_OTHER_DELIMITERS = {";": "';'", "\t": "tab", "|": "'|'"}
+_UNCLOSED_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _check_delimiter(decoded: str, name: str, what: str) -> None:
+    """Refuse a file whose header is split by semicolons or tabs instead of commas."""
+    header = decoded.lstrip().split("\n", 1)[0]
+    if "," in header:
+        return
+    counts = {sep: header.count(sep) for sep in _OTHER_DELIMITERS}
+    separator = max(counts, key=lambda sep: counts[sep])
+    if counts[separator]:
+        word = _OTHER_DELIMITERS[separator]
+        raise ValuelensError(
+            f"{what}: {name} line 1 (the header) has no comma but {counts[separator]} {word} "
+            f"separator(s): the file looks {word}-separated; save it as comma-separated CSV"
+        )
+
+
+def _csv_problem(exc: pd.errors.ParserError, decoded: str) -> str:
+    """The tokenizer's error as `line N: what went wrong` (N a line of the file, from 1)."""
+    message = str(exc)
+    if found := _UNCLOSED_QUOTE.search(message):
+        line = _physical_line(decoded, int(found.group(1)) + 1)
+        return (
+            f'line {line}: a quoted cell opens here and its closing quote (") never comes; '
+            "is a quote unbalanced?"
+        )
+    if found := _FIELD_COUNT.search(message):
+        expected, record, saw = found.groups()
+        line = _physical_line(decoded, int(record))
+        return (
+            f"line {line}: {saw} cells where the header has {expected} (a cell that holds a "
+            'comma must be quoted: "a, b")'
+        )
+    return f"is not a readable CSV file: {_first_line(exc)}"
+
+
+def _physical_line(decoded: str, record: int) -> int:
+    """The file line a CSV record (1-based, the header is record 1) starts on.
+
+    pandas counts records; a quoted cell with line breaks makes a record span several lines.
+    """
+    reader = csv.reader(io.StringIO(decoded))
+    start = 1
+    try:
+        for index, _ in enumerate(reader, start=1):
+            if index == record:
+                return start
+            start = reader.line_num + 1
+    except csv.Error:
+        pass
+    return start
 
 
 def _first_line(exc: BaseException) -> str:

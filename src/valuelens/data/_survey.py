@@ -41,6 +41,11 @@ SURVEY_COLUMNS = ("participant", "country", "scenario", "value", "answer")
 DEFAULT_DEMOGRAPHICS = ("age", "gender")
 """Columns of a wide survey file kept as demographics rather than read as values."""
 
+SPELLINGS_ATTR = "demographic_spellings"
+"""Key of `load_survey(...).attrs` holding {column: {as written: as read}} for the demographic
+answers whose spacing was normalised (`normalise_demographic`)."""
+
+_NUMBER_RANGE = re.compile(r"(\d)\s*[-\u2013\u2014]\s*(\d)")  # hyphen, en and em dash
 _PARTICIPANT_HEADERS = ("pid", "participant", "participant_id")
 _COUNTRY_HEADERS = ("location", "country")
 _MISSING_ANSWERS = frozenset({"", "n/a", "na", "nan", "none"})
@@ -120,13 +125,30 @@ class _Context:
     demographics: tuple[str, ...]
 
 
+def _holds_answers(column: pd.Series) -> bool:
+    """Whether every cell of a column reads as a survey answer (-2..2, N/A or empty)."""
+    try:
+        for item in pd.unique(column):
+            parse_survey_answer(item)
+    except _BadAnswer:
+        return False
+    return True
+
+
 def _wide_value_columns(
     frame: pd.DataFrame, fixed: set[str], ctx: _Context, where: str
 ) -> dict[str, str]:
-    """Map each value column of a wide file to its canonical value; check none is missing."""
+    """Map each value column of a wide file to its canonical value; check none is missing.
+
+    A column that names no value is kept as a demographic when its cells are not answers
+    (e.g. an `education` column of degree names); one that holds answers is a misspelled
+    value, and its name is an error with a suggestion.
+    """
     columns: dict[str, str] = {}
     for column in frame.columns:
         if column in fixed or column.strip().casefold() in ctx.demographics:
+            continue
+        if ctx.values.match(column) is None and not _holds_answers(frame[column]):
             continue
         value = ctx.values.resolve(column, where=f"{where}: column")
         if value in columns.values():
@@ -251,7 +273,10 @@ def load_survey(
 
     Returns:
         One row per answer: participant, country, scenario, value, answer (float -2..2, NaN for
-        N/A or empty), followed by the demographic columns found. Values are in taxonomy order.
+        N/A or empty), followed by the demographic columns found (those named in
+        `demographics`, and in a wide file any other column that holds no answers), with their
+        spacing normalised; `attrs["demographic_spellings"]` records what was changed. Values
+        are in taxonomy order.
 
     Raises:
         ValuelensError: a missing column, an unknown name or an answer outside -2..2 / N/A.
@@ -273,7 +298,41 @@ def load_survey(
         parts.append(_finish(reader(file, frame, chosen, ctx), file.name, ctx))
     survey = pd.concat(parts, ignore_index=True)
     _check_unique(survey)
-    return _ordered(survey, ctx)
+    survey = _ordered(survey, ctx)
+    survey.attrs[SPELLINGS_ATTR] = _normalise_demographics(survey)
+    return survey
+
+
+def normalise_demographic(text: str) -> str:
+    """One demographic answer with its spacing made uniform.
+
+    Whitespace is collapsed and a dash between two numbers loses its spaces, so the authors'
+    "35 - 44 years old" and "25-34 years old" read as the same kind of band.
+
+    Example:
+        >>> normalise_demographic(" 35 - 44  years old")
+        '35-44 years old'
+    """
+    text = " ".join(text.split())
+    return _NUMBER_RANGE.sub(r"\1-\2", text)
+
+
+def _normalise_demographics(survey: pd.DataFrame) -> dict[str, dict[str, str]]:
+    """Normalise the text of every demographic column in place; return what was changed."""
+    changed: dict[str, dict[str, str]] = {}
+    for column in survey.columns:
+        if column in SURVEY_COLUMNS or pd.api.types.is_numeric_dtype(survey[column]):
+            continue
+        mapping = {
+            raw: normalise_demographic(raw)
+            for raw in pd.unique(survey[column].dropna())
+            if isinstance(raw, str)
+        }
+        spelled = {raw: new for raw, new in mapping.items() if raw != new}
+        if spelled:
+            survey[column] = survey[column].replace(spelled)
+            changed[str(column)] = spelled
+    return changed
 
 
 def _check_unique(survey: pd.DataFrame) -> None:

@@ -13,6 +13,19 @@ from valuelens.data._via_read import ACTION_KEYS, PAIR_KEYS, load_table
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
 
+def action_key(action: object) -> str | None:
+    """What two actions are compared by: case, spacing and end punctuation do not matter."""
+    if not isinstance(action, str):
+        return None
+    return " ".join(action.casefold().split()).strip(" \"'.,;:!?") or None
+
+
+def same_action(first: object, second: object) -> bool:
+    """Whether two actions are the same text (see `action_key`); a missing action is never."""
+    key = action_key(first)
+    return key is not None and key == action_key(second)
+
+
 def via_pairs(actions: pd.DataFrame) -> pd.DataFrame:
     """One row per (country, topic, value), with its positive and negative action side by side.
 
@@ -61,11 +74,13 @@ def validate_via(path: str | Path, *, taxonomy: Taxonomy | None = None) -> dict[
         taxonomy: names to canonicalise against (the built-in one by default).
 
     Returns:
-        A JSON-ready dict: `n_actions`, `n_pairs`, `n_complete_pairs`, `n_refusals`,
+        A JSON-ready dict: `n_actions`, `n_usable_actions` (parsed, with a valid polarity),
+        `n_pairs`, `n_complete_pairs`, `n_refusals`,
         `n_parse_failures`, `n_repaired`, `n_pairs_with_refusal`, `n_truncated` (answers cut off
         inside their object, whether repaired or not), `n_pairs_with_parse_failure`,
         `n_pairs_with_truncated_answer` (pairs kept only because a cut-off side was repaired),
-        `n_pairs_unusable_strict` (pairs with a refusal, a parse failure or a cut-off answer on a
+        `n_pairs_same_action` (pairs whose two sides are the same text, ignoring case and
+        spacing: they cannot show a choice), `n_pairs_unusable_strict` (pairs with a refusal, a parse failure or a cut-off answer on a
         side: what a reader without repair, like the authors' Task 2 run, leaves out), duplicate
         and missing-side counts, counts per country and topic, and `issues` (one sentence each).
 
@@ -81,6 +96,9 @@ def validate_via(path: str | Path, *, taxonomy: Taxonomy | None = None) -> dict[
         "format": loaded.source_format,
         "taxonomy_version": taxonomy.version,
         "n_actions": len(table),
+        "n_usable_actions": int(
+            (table["parse_status"].isin(USABLE_STATUSES) & table["action"].notna()).sum()
+        ),
         "n_pairs": len(pairs),
         "n_complete_pairs": int(pairs["complete"].sum()),
         "n_expected_pairs": len(taxonomy.country_names)
@@ -92,6 +110,12 @@ def validate_via(path: str | Path, *, taxonomy: Taxonomy | None = None) -> dict[
         "by_country": _counts_by(table, pairs, "country", taxonomy.country_names),
         "by_topic": _counts_by(table, pairs, "topic", taxonomy.topic_names),
     }
+    report["n_pairs_same_action"] = int(
+        sum(
+            same_action(p, n)
+            for p, n in zip(pairs["positive_action"], pairs["negative_action"], strict=True)
+        )
+    )
     report["issues"] = loaded.issues + _issue_sentences(report)
     return report
 
@@ -172,6 +196,7 @@ def _issue_sentences(report: Mapping[str, Any]) -> list[str]:
         ("n_duplicate_actions", "rows that repeat an earlier (country, topic, value, polarity)"),
         ("n_pairs_missing_a_side", "pairs with only one polarity"),
         ("n_pairs_with_refusal", "pairs with a refusal on at least one side"),
+        ("n_pairs_same_action", "pairs whose positive and negative actions are the same text"),
         ("n_parse_failures", "answers that could not be parsed"),
         ("n_truncated", "answers cut off before their object closes"),
         ("n_repaired", "answers that needed repair (broken quoting or JSON)"),

@@ -13,6 +13,14 @@ Example:
     [[0.667, 0.75]]
 """
 
+from valuelens.metrics._agreement import (
+    category_counts,
+    cohen_kappa,
+    fleiss_kappa,
+    krippendorff_alpha,
+    majority_vote,
+    pairwise_kappa,
+)
 from valuelens.metrics._alignment import (
     THRESHOLD,
     abs_distance_matrix,
@@ -82,16 +90,22 @@ __all__ = [
     "bootstrap_distance_ci",
     "bootstrap_ratio_ci",
     "build_pairs",
+    "category_counts",
+    "cohen_kappa",
     "compass_score",
     "distance_matrix",
     "first_option_rate",
+    "fleiss_kappa",
     "format_number",
     "headline_measures",
     "human_cell_means",
+    "krippendorff_alpha",
+    "majority_vote",
     "measure",
     "measures",
     "model_cell_means",
     "paired_test",
+    "pairwise_kappa",
     "prediction_scores",
     "prompt_agreement",
     "rank_items",

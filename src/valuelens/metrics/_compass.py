@@ -34,6 +34,16 @@ from valuelens.metrics._alignment import (
     rank_items,
     scores_by_group,
 )
+from valuelens.metrics._compass_groups import (
+    DEFAULT_MIN_RESPONDENTS,
+    GroupSettings,
+    check_group_columns,
+    default_group_columns,
+    direction_summary,
+    direction_table,
+    group_breakdowns,
+    group_summary,
+)
 
 HUMAN_TO_LIKERT: Mapping[float, float] = {2.0: 1.0, 1.0: 2.0, 0.0: 2.5, -1.0: 3.0, -2.0: 4.0}
 """People's -2..2 agreement mapped onto the models' 1..4 scale (1 = strongly agree)."""
@@ -207,6 +217,8 @@ def compass_score(
     n_resamples: int = 1000,
     seed: int = 0,
     level: float = 0.95,
+    by: Sequence[str] | None = None,
+    min_respondents: int = DEFAULT_MIN_RESPONDENTS,
 ) -> CompassResult:
     """Score one model against people's survey answers.
 
@@ -222,14 +234,20 @@ def compass_score(
         n_resamples: bootstrap resamples over cells for the confidence intervals.
         seed: bootstrap seed.
         level: confidence level of the intervals.
+        by: columns of `humans` to break the alignment down by (see
+            `metrics._compass_groups`; intervals resample respondents within each level's
+            cells); default: every demographic column, then country and scenario; empty: none.
+        min_respondents: levels with fewer respondents are flagged `few_respondents`.
 
     Returns:
         The summary and the tables `cells`, `cell_scores`, `distance_country`,
-        `distance_scenario` and `rankings`.
+        `distance_scenario`, `rankings`, `group_scores`, `group_cells` and `directions`.
 
     Raises:
-        ValuelensError: several models and none chosen, or no cell with both sides.
+        ValuelensError: several models and none chosen, no cell with both sides, or a
+            grouping column the survey lacks.
     """
+    groups = check_group_columns(humans, default_group_columns(humans) if by is None else by)
     llm, model = _single_model(llm, model)
     order = _Order(
         countries or list(pd.unique(pd.concat([humans["country"], llm["country"]]))),
@@ -287,7 +305,33 @@ def compass_score(
         "distance_scenario": matrices["scenario"][1],
         "rankings": _rankings({a: t for a, (_, t) in matrices.items()}),
     }
+    settings = GroupSettings(paper_compat, min_respondents, n_resamples, seed, level)
+    extra_summary, extra_tables = _breakdowns(humans, cells, order, groups, settings)
+    summary.update(extra_summary)
+    tables.update(extra_tables)
     return CompassResult(summary, tables)
+
+
+def _breakdowns(
+    humans: pd.DataFrame,
+    cells: pd.DataFrame,
+    order: _Order,
+    by: Sequence[str],
+    settings: GroupSettings,
+) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Alignment per respondent group and the direction table (`metrics._compass_groups`)."""
+    likert = pd.to_numeric(humans["answer"], errors="coerce").map(HUMAN_TO_LIKERT)
+    scores, group_cells = group_breakdowns(
+        humans.assign(_likert=likert),
+        cells[[*KEYS, "llm"]],
+        by,
+        settings,
+        orders={"country": order.countries, "scenario": order.scenarios},
+    )
+    directions = direction_table(cells, order.countries)
+    summary = {**group_summary(scores, settings), **direction_summary(directions)}
+    tables = {"group_scores": scores, "group_cells": group_cells, "directions": directions}
+    return summary, tables
 
 
 def _difference(a: float | None, b: float | None) -> float | None:

@@ -21,6 +21,7 @@ from valuelens.metrics._alignment import (
     rank_items,
     scores_by_group,
 )
+from valuelens.metrics._sensitivity import prompt_sensitivity
 from valuelens.taxonomy import Taxonomy
 
 PAIR_KEYS = ["country", "topic", "value"]
@@ -181,6 +182,11 @@ def score_value_action(
     * `prompt_agreement_action`: the same on the Task 2 choices (positive/negative).
     * `action_positive_rate`: the share of Task 2 answers that chose the value-expressing
       (positive) action, overall and per variant (`action_positive_rate_by_variant`).
+    * Prompt sensitivity (`metrics/_sensitivity.py:prompt_sensitivity`), for each task asked
+      under two variants or more: the effect of each prompt factor (`sensitivity_effects`),
+      the pairs whose label flips between variants (`flips`, `n_flips_*`, `flip_rate_*`) and,
+      for Task 2, position bias (`position_bias`, `_ci`, `_p`) and the position-corrected T2
+      (`position_corrected`, `alignment_rate_position_corrected`).
 
     Pairs with fewer than two answers are left out of the agreements; unanswered rows are left
     out of every measure here. Task 1 agreement uses every Task 1 answer, whatever
@@ -218,6 +224,11 @@ def score_value_action(
     result.summary.update(_positive_rates(choices, boot))
     result.summary["n_stated_variants"] = _n_variants(stated)
     result.summary["n_action_variants"] = _n_variants(choices)
+    sensitivity = prompt_sensitivity(
+        stated, choices, pairs, level=level, n_resamples=n_resamples, seed=seed
+    )
+    result.summary.update(sensitivity.summary)
+    result.tables.update(sensitivity.tables)
     return result
 
 

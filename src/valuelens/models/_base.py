@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
+from pydantic import JsonValue
+
+JsonObject: TypeAlias = dict[str, JsonValue]
+"""A JSON object (`JsonValue` is pydantic's: any value `json.loads` can return)."""
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "error", "unknown"]
 
@@ -35,7 +39,7 @@ class Request:
     messages: tuple[Message, ...]
     temperature: float = 0.2
     max_tokens: int = 512
-    json_schema: dict[str, Any] | None = None
+    json_schema: JsonObject | None = None
     top_logprobs: int | None = None
     seed: int | None = 0
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
@@ -67,7 +71,7 @@ class Response:
     usage: Usage = Usage()
     latency_s: float = 0.0
     finish_reason: FinishReason = "unknown"
-    raw: dict[str, Any] | None = None
+    raw: JsonObject | None = None
 
 
 @dataclass(frozen=True)

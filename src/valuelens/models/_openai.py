@@ -1,12 +1,25 @@
-"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama, llama.cpp server) via `openai`."""
+"""Any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama, llama.cpp server).
+
+Requests go straight to the HTTP connection pool (`httpcore2`, which the `openai` SDK's client
+is built on) with a pre-serialised JSON body; the SDK's client layers cost more CPU per request
+than everything else the runner does (benchmarks/README.md has the figures). Where a proxy
+applies (`HTTPS_PROXY`, ...), the `httpx2` client is used instead, which honours it as the SDK
+would.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
+import ssl
 import time
-from typing import TYPE_CHECKING, Any
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from valuelens.models._base import BackendError, Capabilities, Request, Response
 from valuelens.models._common import (
@@ -20,20 +33,147 @@ from valuelens.models._common import (
 )
 
 if TYPE_CHECKING:
-    import openai
+    import httpcore2
 
 OPENAI_URL = "https://api.openai.com/v1"
 _PLACEHOLDER_KEY = "no-key-needed"
 _SCHEMA_REJECTED = (400, 422)
+_REASONS = {400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Server Error"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """An HTTP answer: status, reason phrase, headers (lower-case names) and body."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes
+
+
+class _Transport(Protocol):
+    """Posts a JSON body; raises `BackendError` (connection errors) and nothing else."""
+
+    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> _Answer: ...
+
+    async def aclose(self) -> None: ...
+
+
+class _PoolTransport:
+    """One `httpcore2` connection pool: HTTP/1.1 keep-alive, TLS as `httpx2` sets it up."""
+
+    def __init__(
+        self, endpoint: str, max_connections: int, timeout_s: float, secrets: list[str | None]
+    ) -> None:
+        import httpcore2
+
+        self._pool = httpcore2.AsyncConnectionPool(
+            ssl_context=_tls_context(endpoint),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+        )
+        self._errors: tuple[type[Exception], ...] = (
+            httpcore2.TimeoutException,
+            httpcore2.NetworkError,
+            httpcore2.ProtocolError,
+            httpcore2.ProxyError,
+            httpcore2.UnsupportedProtocol,
+        )
+        phases = ("connect", "read", "write", "pool")
+        self._extensions = {"timeout": dict.fromkeys(phases, timeout_s)}
+        self._secrets = secrets
+        self._endpoint = endpoint  # the API root, which connection errors name
+
+    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> _Answer:
+        try:
+            answer = await self._pool.request(
+                "POST", url, headers=headers, content=body, extensions=self._extensions
+            )
+        except self._errors as error:
+            raise connection_error(error, self._secrets, url=self._endpoint) from None
+        return _Answer(answer.status, _reason(answer), _headers(answer.headers), answer.content)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class _ClientTransport:
+    """The `httpx2` client (proxies from the environment, as the SDK's own client)."""
+
+    def __init__(
+        self, endpoint: str, max_connections: int, timeout_s: float, secrets: list[str | None]
+    ) -> None:
+        import httpx2
+
+        limits = httpx2.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        self._client = httpx2.AsyncClient(limits=limits, timeout=timeout_s, follow_redirects=True)
+        self._errors: tuple[type[Exception], ...] = (httpx2.TransportError,)
+        self._secrets = secrets
+        self._endpoint = endpoint  # the API root, which connection errors name
+
+    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> _Answer:
+        try:
+            answer = await self._client.post(url, content=body, headers=headers)
+        except self._errors as error:
+            raise connection_error(error, self._secrets, url=self._endpoint) from None
+        lower = {name.lower(): value for name, value in answer.headers.items()}
+        return _Answer(answer.status_code, answer.reason_phrase, lower, answer.content)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+@functools.cache
+def _shared_tls_context() -> ssl.SSLContext:
+    import httpx2
+
+    return httpx2.create_ssl_context()
+
+
+def _tls_context(endpoint: str) -> ssl.SSLContext | None:
+    """The TLS settings of `httpx2` (certifi, `SSL_CERT_FILE`), built once; none for http://.
+
+    Loading the certificates costs about 30 ms, once per process rather than per pool.
+    """
+    return _shared_tls_context() if endpoint.startswith("https:") else None
+
+
+def _reason(answer: httpcore2.Response) -> str:
+    phrase = answer.extensions.get("reason_phrase", b"")
+    text = phrase.decode("latin-1") if isinstance(phrase, bytes) else str(phrase)
+    return text or _REASONS.get(answer.status, f"HTTP {answer.status}")
+
+
+def _headers(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in pairs}
+
+
+def uses_proxy(url: str) -> bool:
+    """Whether the environment routes `url` through a proxy (`HTTPS_PROXY`, `NO_PROXY`, ...)."""
+    parts = urlsplit(url)
+    proxies = urllib.request.getproxies()
+    if not (proxies.get(parts.scheme) or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass(parts.hostname or "")
+
+
+def _error_body(content: bytes) -> Any:
+    """An error body as the SDK reads it: JSON when it parses, the stripped text otherwise."""
+    text = content.decode("utf-8", errors="replace").strip()
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 class OpenAIBackend:
-    """Chat completions from one OpenAI-compatible endpoint, through the official async client.
+    """Chat completions from one OpenAI-compatible endpoint, over a lean HTTP transport.
 
-    The client's own retries are off: the runner retries, so that it can count attempts and
-    record failures. Requests go through the client's generic `post` with a plain JSON body
-    and the JSON answer is read directly; this skips the SDK's per-call type transforms, which
-    cost more CPU than everything else the runner does per request.
+    Nothing is retried here: the runner retries, so that it can count attempts and record
+    failures. The headers are the SDK's that matter: `Authorization: Bearer <key>`, and
+    `OpenAI-Organization` / `OpenAI-Project` from `OPENAI_ORG_ID` / `OPENAI_PROJECT_ID` when set.
 
     Example:
         >>> backend = OpenAIBackend("gpt-4o-mini")  # key from OPENAI_API_KEY
@@ -57,11 +197,13 @@ class OpenAIBackend:
             base_url: the API root (ending in `/v1` for most servers); OpenAI's when None.
             api_key_env: the environment variable that holds the key. With a custom
                 `base_url` and no key set, a placeholder key is sent (local servers need none).
-            timeout_s: the HTTP client's own timeout (the runner applies its own as well).
+            timeout_s: the HTTP timeout of each phase (connect, write, read); the runner
+                applies its own as well.
             max_connections: connection pool size (over all shards).
-            client_shards: independent clients to spread requests over. The HTTP pool checks
-                every idle connection on each request, so several small pools cost less CPU
-                than one big one at high concurrency.
+            client_shards: independent connection pools (of this one endpoint) to spread
+                requests over. A pool scans all its connections and waiting requests on each
+                request, so several small pools cost less CPU than one big one at high
+                concurrency.
         """
         self._model = model
         self._base_url = (base_url or OPENAI_URL).rstrip("/")
@@ -69,10 +211,12 @@ class OpenAIBackend:
         self._timeout_s = timeout_s
         self._max_connections = max_connections
         self._shards = max(1, client_shards)
-        self._clients: list[openai.AsyncOpenAI] = []
+        self._transports: list[_Transport] = []
         self._in_flight: list[int] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._api_key: str | None = None
+        self._headers: list[tuple[str, str]] = []
+        self._url = f"{self._base_url}/chat/completions"
         self._schema_supported = True
         # OpenAI's newer models accept only `max_completion_tokens`; other servers know `max_tokens`.
         self._max_tokens_field = (
@@ -90,15 +234,12 @@ class OpenAIBackend:
         """JSON-schema output (when the server accepts it) and top log-probabilities."""
         return Capabilities(json_schema=self._schema_supported, logprobs=True, max_top_logprobs=20)
 
-    def _connect(self) -> list[openai.AsyncOpenAI]:
+    def _connect(self) -> list[_Transport]:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             # Pooled connections belong to the loop that opened them (an earlier asyncio.run).
-            self._clients, self._loop = [], loop
-        if not self._clients:
-            import httpx2
-            import openai
-
+            self._transports, self._loop = [], loop
+        if not self._transports:
             key = os.environ.get(self._api_key_env) or None
             if key is None:
                 if self._base_url == OPENAI_URL:
@@ -106,20 +247,14 @@ class OpenAIBackend:
                     raise BackendError(message, fatal=True)
                 key = _PLACEHOLDER_KEY
             self._api_key = key
+            self._headers = _request_headers(key)
             per_shard = max(1, self._max_connections // self._shards)
-            limits = httpx2.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
-            self._clients = [
-                openai.AsyncOpenAI(
-                    api_key=key,
-                    base_url=self._base_url,
-                    max_retries=0,
-                    timeout=self._timeout_s,
-                    http_client=openai.DefaultAsyncHttpxClient(limits=limits),
-                )
-                for _ in range(self._shards)
+            kind = _ClientTransport if uses_proxy(self._base_url) else _PoolTransport
+            self._transports = [
+                kind(self._base_url, per_shard, self._timeout_s, [key]) for _ in range(self._shards)
             ]
             self._in_flight = [0] * self._shards
-        return self._clients
+        return self._transports
 
     async def complete(self, request: Request) -> Response:
         """Send one chat completion.
@@ -157,40 +292,57 @@ class OpenAIBackend:
         return body
 
     async def _send(self, body: dict[str, Any]) -> Response:
-        import httpx2
-        import openai
-
-        clients = self._connect()
+        transports = self._connect()
         in_flight = self._in_flight
         shard = in_flight.index(min(in_flight))
         in_flight[shard] += 1
         started = time.perf_counter()
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         try:
-            http_response = await clients[shard].post(
-                "/chat/completions", cast_to=httpx2.Response, body=body
-            )
-            payload = json.loads(http_response.content)
-        except openai.APIStatusError as error:
-            raise self._status_error(error) from None
-        except openai.APIConnectionError as error:
-            raise connection_error(error, [self._api_key], url=self._base_url) from None
-        except ValueError as error:
-            message = f"invalid JSON body: {error}"
-            raise BackendError(message, retryable=True, status=200) from None
+            answer = await transports[shard].post(self._url, data, self._headers)
         finally:
             in_flight[shard] -= 1
+        if not 200 <= answer.status < 300:
+            raise self._status_error(answer)
+        try:
+            payload = json.loads(answer.content)
+        except ValueError as error:
+            message = f"invalid JSON body: {error}"
+            raise BackendError(message, retryable=True, status=answer.status) from None
         return parse_chat_completion(payload, time.perf_counter() - started)
 
-    def _status_error(self, error: openai.APIStatusError) -> BackendError:
-        detail, code = error_detail(error.body)
-        message = str(detail) if detail else error.response.reason_phrase
-        headers = error.response.headers
-        return status_error(error.status_code, message, headers, [self._api_key], code)
+    def _status_error(self, answer: _Answer) -> BackendError:
+        detail, code = error_detail(_error_body(answer.content))
+        message = str(detail) if detail else answer.reason
+        return status_error(answer.status, message, answer.headers, [self._api_key], code)
 
     async def aclose(self) -> None:
         """Close the HTTP connections (those of a finished event loop are just dropped)."""
-        clients, self._clients = self._clients, []
+        transports, self._transports = self._transports, []
         if self._loop is not asyncio.get_running_loop():
             return
-        for client in clients:
-            await client.close()
+        for transport in transports:
+            await transport.aclose()
+
+
+def _request_headers(key: str) -> list[tuple[str, str]]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("valuelens")
+    except PackageNotFoundError:  # running from a source tree
+        release = "dev"
+    headers = [
+        ("Authorization", f"Bearer {key}"),
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json"),
+        ("User-Agent", f"valuelens/{release}"),
+    ]
+    for name, variable in (
+        ("OpenAI-Organization", "OPENAI_ORG_ID"),
+        ("OpenAI-Project", "OPENAI_PROJECT_ID"),
+    ):
+        value = os.environ.get(variable)
+        if value:
+            headers.append((name, value))
+    return headers

@@ -23,7 +23,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any
 
 from valuelens._errors import ValuelensError
 from valuelens.models._base import Backend
@@ -71,7 +70,7 @@ class BackendRegistration:
             return self.factory
         module_name, _, attribute = self.factory.partition(":")
         try:
-            found: Any = importlib.import_module(module_name)
+            found: object = importlib.import_module(module_name)
             for part in attribute.split("."):
                 found = getattr(found, part)
         except (ImportError, AttributeError) as error:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from valuelens._errors import ValuelensError
 from valuelens.models._base import Backend
@@ -11,7 +10,7 @@ from valuelens.models._pool import PooledBackend
 from valuelens.models._registry import BackendRegistration, find_backend
 
 
-def load_backend(spec: str, *, base_urls: Sequence[str] = (), **options: Any) -> Backend:
+def load_backend(spec: str, *, base_urls: Sequence[str] = (), **options: object) -> Backend:
     """Build the backend a model spec names.
 
     The part before the first colon is the backend's kind, looked up in the registry

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
 from valuelens._rundir import holds_run_dir
 from valuelens.data import load_scenarios, load_survey
 from valuelens.data._compass_llm import load_compass_answers
+from valuelens.data._survey import SPELLINGS_ATTR
 from valuelens.metrics._compass import CompassResult, compass_score
+from valuelens.metrics._compass_groups import DEFAULT_MIN_RESPONDENTS
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
-from valuelens.pipeline._session import open_session, run_cache, run_requests
+from valuelens.pipeline._session import (
+    ConnectionOptions,
+    SessionSettings,
+    open_session,
+    run_requests,
+    session_settings,
+)
 from valuelens.pipeline._tasks import configured_task
 from valuelens.prompts import load_templates, template_sources
 from valuelens.report import write_run
@@ -37,8 +46,15 @@ def score_compass(
     aliases: Path | None = None,
     n_resamples: int = 1000,
     seed: int = 0,
+    by: Sequence[str] | None = None,
+    min_respondents: int = DEFAULT_MIN_RESPONDENTS,
 ) -> CompassResult:
     """Load a survey and one model's answers, score them and (with `out`) write a run directory.
+
+    `by` names the survey columns to break the alignment down by (default: its demographic
+    columns, then country and scenario; see `metrics._compass_groups`); levels with fewer
+    than `min_respondents` respondents are flagged. The bootstrap uses `seed` for the
+    intervals over cells and over respondents alike.
 
     Returns:
         The `CompassResult`.
@@ -57,8 +73,14 @@ def score_compass(
         values=tax.value_names,
         n_resamples=n_resamples,
         seed=seed,
+        by=by,
+        min_respondents=min_respondents,
     )
-    result.summary.update(taxonomy_version=tax.version, scenarios_version=scenarios.version)
+    result.summary.update(
+        taxonomy_version=tax.version,
+        scenarios_version=scenarios.version,
+        demographic_spellings=survey.attrs.get(SPELLINGS_ATTR, {}),
+    )
     if out is not None:
         write_run(out, result.summary, result.tables)
     return result
@@ -66,7 +88,7 @@ def score_compass(
 
 @holds_run_dir("out")
 def collect_compass_answers(
-    backend_spec: str,
+    session: SessionSettings | str,
     out: Path,
     *,
     countries: str | None = None,
@@ -75,24 +97,23 @@ def collect_compass_answers(
     variants: str | None = None,
     temperature: float = 0.2,
     seed: int = 0,
-    concurrency: int = 8,
-    base_urls: Sequence[str] = (),
     taxonomy: Path | None = None,
     scenario_file: Path | None = None,
     model: str | None = None,
-    timeout_s: float | None = None,
     templates: Path | None = None,
     dry_run: bool = False,
     wait: bool = False,
-    requests_per_minute: float | None = None,
-    store: Path | None = None,
-    progress: bool = True,
+    **options: Unpack[ConnectionOptions],
 ) -> pd.DataFrame | Estimate:
     """Ask a model for compass ratings through the runner; write `answers` and `replies` to `out`.
 
-    The cache is `out/cache.sqlite` (see `run_cache`), so a rerun sends only unfinished
-    requests. `timeout_s` limits one attempt; by default 120 s, and no limit for the embedded
-    model, whose in-process generation cannot be cancelled (a retry would only add work).
+    `session` is the model (a spec, or `SessionSettings` saying how to reach it; its other
+    fields may also be given one by one, as `options`); `model` is the name to record. The
+    cache is the shared store (or the one an older version left in `out`, see `run_cache`),
+    so a rerun sends only unfinished requests; `out/requests.json` records which store and
+    keys the run used. `timeout_s` limits one attempt; by default 120 s, and no limit for the
+    embedded model, whose in-process generation cannot be cancelled (a retry would only add
+    work).
     `templates` is a folder whose `compass/variant_N.jinja` files replace the built-in prompts
     (the others stay built-in); the summary's `templates` says where each one came from.
 
@@ -113,19 +134,11 @@ def collect_compass_answers(
         scenarios=load_scenarios(scenario_file),
     )
     requests = task.build_requests(countries=countries, scenarios=scenarios, values=values)
-    session = open_session(
-        backend_spec,
-        store=store or run_cache(out),
-        base_urls=base_urls,
-        concurrency=concurrency,
-        requests_per_minute=requests_per_minute,
-        timeout_s=timeout_s,
-        progress=progress,
-    )
-    done = run_requests(session, requests, dry_run=dry_run)
+    settings = session_settings(session, options)
+    done = run_requests(open_session(settings, run_dir=out), requests, dry_run=dry_run)
     if isinstance(done, Estimate):
         return done
-    label = model or done.identity.get("model") or backend_spec
+    label = model or done.identity.get("model") or settings.model
     completeness = Completeness.of({"compass": done.results}, done.totals)
     answers = task.answers(done.results, model=label)
     replies = _replies(done.results)

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Required, TypedDict
 
 from valuelens.runner import RunResult, RunStats
 
@@ -108,30 +108,57 @@ class Completeness:
             "rerun to retry them"
         )
 
-    def summary_fields(self) -> dict[str, Any]:
+    def summary_fields(self) -> CompletenessFields:
         """`complete`, `requests_failed_by_stage` and (when incomplete) `incomplete`."""
-        fields: dict[str, Any] = {
-            "complete": self.complete,
-            "requests_failed_by_stage": dict(self.failed_by_stage),
-        }
-        if not self.complete:
-            fields["incomplete"] = self.message()
+        fields = CompletenessFields(
+            complete=self.complete, requests_failed_by_stage=dict(self.failed_by_stage)
+        )
+        message = self.message()
+        if message is not None:
+            fields["incomplete"] = message
         return fields
 
 
-def usage_of(stats: RunStats) -> dict[str, Any]:
+class CompletenessFields(TypedDict, total=False):
+    """What `Completeness.summary_fields` adds to a summary."""
+
+    complete: Required[bool]
+    requests_failed_by_stage: Required[dict[str, int]]
+    incomplete: str
+
+
+class UsageFigures(TypedDict):
+    """Tokens, cost and request counts of one invocation, or summed over a run's."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None
+    requests_sent: int
+    requests_cached: int
+    requests_failed: int
+
+
+class UsageFields(TypedDict):
+    """What `accumulated_usage` adds to a summary."""
+
+    usage: UsageFigures
+    usage_last_invocation: UsageFigures
+    invocations: int
+
+
+def usage_of(stats: RunStats) -> UsageFigures:
     """The `usage` figures of one invocation (tokens and cost of what it sent)."""
-    return {
-        "prompt_tokens": stats.prompt_tokens,
-        "completion_tokens": stats.completion_tokens,
-        "cost_usd": stats.cost_usd,
-        "requests_sent": stats.n_sent,
-        "requests_cached": stats.n_cached,
-        "requests_failed": stats.n_failed,
-    }
+    return UsageFigures(
+        prompt_tokens=stats.prompt_tokens,
+        completion_tokens=stats.completion_tokens,
+        cost_usd=stats.cost_usd,
+        requests_sent=stats.n_sent,
+        requests_cached=stats.n_cached,
+        requests_failed=stats.n_failed,
+    )
 
 
-def accumulated_usage(out: Path, last: Mapping[str, Any]) -> dict[str, Any]:
+def accumulated_usage(out: Path, last: UsageFigures) -> UsageFields:
     """`usage` over every invocation of the run in `out`, `usage_last_invocation` and `invocations`.
 
     The earlier invocations' totals come from `out/summary.json`, if one was written (a summary
@@ -143,21 +170,25 @@ def accumulated_usage(out: Path, last: Mapping[str, Any]) -> dict[str, Any]:
         last: this invocation's figures, as `usage_of` gives them.
     """
     previous, invocations = _previous_usage(out / "summary.json")
-    total: dict[str, Any] = {
-        name: int(previous.get(name, 0)) + int(last.get(name, 0)) for name in USAGE_COUNTS
-    }
-    before, now = previous.get("cost_usd", 0.0), last.get("cost_usd")
-    cost = None
-    if isinstance(before, int | float) and isinstance(now, int | float):
-        cost = float(before) + float(now)
-    return {
-        "usage": {"cost_usd": cost, **total},
-        "usage_last_invocation": dict(last),
-        "invocations": invocations + 1,
-    }
+    before = previous.pop("cost_usd", 0.0)
+    now = last["cost_usd"]
+    cost = None if before is None or now is None else float(before) + float(now)
+
+    def summed(name: str, this_time: int) -> int:
+        return int(previous.get(name) or 0) + this_time
+
+    total = UsageFigures(
+        prompt_tokens=summed("prompt_tokens", last["prompt_tokens"]),
+        completion_tokens=summed("completion_tokens", last["completion_tokens"]),
+        cost_usd=cost,
+        requests_sent=summed("requests_sent", last["requests_sent"]),
+        requests_cached=summed("requests_cached", last["requests_cached"]),
+        requests_failed=summed("requests_failed", last["requests_failed"]),
+    )
+    return UsageFields(usage=total, usage_last_invocation=last, invocations=invocations + 1)
 
 
-def _previous_usage(path: Path) -> tuple[dict[str, Any], int]:
+def _previous_usage(path: Path) -> tuple[dict[str, float | None], int]:
     """The usage totals and invocation count of an earlier summary; nothing when there is none."""
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
@@ -166,7 +197,7 @@ def _previous_usage(path: Path) -> tuple[dict[str, Any], int]:
     usage = summary.get("usage") if isinstance(summary, dict) else None
     if not isinstance(usage, dict):
         return {}, 0
-    counts: dict[str, Any] = {
+    counts: dict[str, float | None] = {
         name: usage[name]
         for name in USAGE_COUNTS
         if isinstance(usage.get(name), int) and not isinstance(usage.get(name), bool)

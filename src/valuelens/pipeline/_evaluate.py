@@ -1,15 +1,17 @@
 """`evaluate`: one model through generation (when needed), Task 1, Task 2, scoring and report.
 
 This module only wires the stages together; each stage lives in its own package (data, tasks,
-runner, metrics, report) and can be used on its own.
+runner, metrics, report) and can be used on its own. Any registered task that declares an
+`Evaluation` (`valuelens.tasks.register_task(..., evaluation=...)`) runs here too, after Task 1
+and Task 2, into its own table (`responses_<name>`) and summary entries.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field, replace
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Literal
@@ -28,42 +30,53 @@ from valuelens.metrics import (
 )
 from valuelens.models import Request
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
-from valuelens.pipeline._session import Session, open_session, run_cache
+from valuelens.pipeline._session import Session, SessionSettings, open_session
+from valuelens.pipeline._subset import Pair, stratified_pairs
 from valuelens.pipeline._tables import storable
-from valuelens.pipeline._tasks import configured_task
+from valuelens.pipeline._tasks import configured_task, evaluation_task, run_evaluation
 from valuelens.prompts import TemplateSet, load_templates, template_sources
-from valuelens.report import write_run
-from valuelens.runner import Estimate, Runner, RunResult
+from valuelens.runner import Estimate, Runner, RunResult, RunStats
+from valuelens.runs import write_run
 from valuelens.tasks import (
     ActionTask,
+    Evaluation,
+    EvaluationScope,
     GenerateTask,
+    ResultLike,
     Scoring,
     StatedTask,
+    TaskSpec,
+    evaluation_task_names,
+    get_task,
     select_tasks,
     task_names,
 )
+from valuelens.tasks import Task as AnyTask
 from valuelens.taxonomy import Taxonomy, load_taxonomy
 
 Task = Literal["stated", "action"]
 GenerateMode = Literal["auto", "always", "never"]
 EVALUATE_TASKS: tuple[Task, ...] = ("stated", "action")
-"""The registered tasks `evaluate` runs (`generate` runs only when the actions are missing)."""
+"""The built-in tasks `evaluate` runs (`generate` runs only when the actions are missing);
+registered tasks with an `Evaluation` run too (`valuelens.tasks.evaluation_task_names`)."""
 
 
-def evaluate_tasks(spec: str | Iterable[str]) -> tuple[Task, ...]:
+def evaluate_tasks(spec: str | Iterable[str]) -> tuple[str, ...]:
     """The tasks `evaluate` runs, from `--tasks` (`"stated,action"`) or a list of names.
 
     Names are looked up in the task registry (`valuelens.tasks.select_tasks`); a registered
-    task that `evaluate` does not run (`predict`, `compass`, ...) is refused, and so is an
-    unknown one, both in one line.
+    task that `evaluate` does not run (`predict`, `compass`, any task without an
+    `Evaluation`) is refused, and so is an unknown one, both in one line.
 
     Raises:
         ValuelensError: no name, an unknown name, or a task `evaluate` does not run.
     """
     names = spec.split(",") if isinstance(spec, str) else list(spec)
-    cleaned = [name.strip().lower() for name in names if name.strip()]
+    allowed = (*EVALUATE_TASKS, *evaluation_task_names())
+    by_lower = {name.lower(): name for name in allowed}
+    cleaned = [by_lower.get(n.strip().lower(), n.strip().lower()) for n in names if n.strip()]
     try:
-        chosen = select_tasks(cleaned, among=EVALUATE_TASKS)
+        return select_tasks(cleaned, among=allowed)
     except ValuelensError:
         registered = task_names()
         refused = [
@@ -71,12 +84,13 @@ def evaluate_tasks(spec: str | Iterable[str]) -> tuple[Task, ...]:
             if name in registered
             else f"{name!r} (no such task)"
             for name in dict.fromkeys(cleaned)
-            if name not in EVALUATE_TASKS
+            if name not in allowed
         ]
+        added = evaluation_task_names()
+        extra = f" (and the added tasks {', '.join(added)})" if added else ""
         raise ValuelensError(
-            f"--tasks takes stated and/or action, not {', '.join(refused) or 'nothing'}"
+            f"--tasks takes stated and/or action{extra}, not {', '.join(refused) or 'nothing'}"
         ) from None
-    return tuple("stated" if name == "stated" else "action" for name in chosen)
 
 
 @dataclass(frozen=True)
@@ -91,7 +105,8 @@ class EvaluateConfig:
         generate: `auto` generates the actions with the evaluated model when no VIA file is
             available, `always` generates them even then, `never` requires a VIA file.
         countries: comma-separated names (None: all); likewise `topics` and `values`.
-        tasks: which tasks to run; scoring needs both.
+        tasks: which tasks to run (`stated`, `action`, registered tasks with an
+            `Evaluation`); scoring needs both `stated` and `action`.
         stated_variants: Task 1 prompt variants (default all eight, as in the paper).
         action_variants: Task 2 prompt variants (default 5, the paper's full run).
         scoring: `generate` (parse JSON answers) or `logprob` (read option probabilities).
@@ -101,9 +116,14 @@ class EvaluateConfig:
         timeout_s: seconds one attempt may take (default 120; no limit for the embedded model).
         max_reasks: how often Task 1 asks again for values missing from an answer.
         templates: a folder with the user's own prompt templates.
-        store: the SQLite cache (default: `out/cache.sqlite`, see `run_cache`).
+        store: the SQLite cache (default: the shared store; see `run_cache`).
         taxonomy: a YAML/JSON file that extends the built-in taxonomy.
-        seed: sampling seed and bootstrap seed.
+        seed: sampling seed and bootstrap seed (and the seed of `limit`'s subset).
+        judge: the model that codes answers for added tasks that use one (e.g. `open`);
+            None: the evaluated model.
+        judge_base_urls: API roots for `judge` (it shares the run's store and limits).
+        limit: evaluate a reproducible, stratified subset of this many pairs instead of the
+            whole grid (see `valuelens.pipeline._subset`); None for every pair.
         progress: show progress bars.
         report: write `report.html` into the run directory.
         wait: when another process is writing `out`, wait for it instead of failing.
@@ -117,7 +137,7 @@ class EvaluateConfig:
     countries: str | None = None
     topics: str | None = None
     values: str | None = None
-    tasks: tuple[Task, ...] = ("stated", "action")
+    tasks: tuple[str, ...] = ("stated", "action")
     stated_variants: str = "all"
     action_variants: str = "5"
     scoring: Scoring = "generate"
@@ -130,6 +150,9 @@ class EvaluateConfig:
     store: Path | None = None
     taxonomy: Path | None = None
     seed: int = 0
+    limit: int | None = None
+    judge: str | None = None
+    judge_base_urls: tuple[str, ...] = ()
     progress: bool = True
     report: bool = True
     wait: bool = False
@@ -151,6 +174,20 @@ class EvaluateOutcome:
     completeness: Completeness = field(default_factory=Completeness)
 
 
+@dataclass(frozen=True)
+class _Extra:
+    """A registered task with an `Evaluation`, configured for this run."""
+
+    spec: TaskSpec
+    task: AnyTask
+    templates: TemplateSet | None
+
+    @property
+    def evaluation(self) -> Evaluation:
+        assert self.spec.evaluation is not None  # evaluate_tasks let only such tasks through
+        return self.spec.evaluation
+
+
 @dataclass
 class _Plan:
     taxonomy: Taxonomy
@@ -159,6 +196,45 @@ class _Plan:
     values: list[str]
     templates: TemplateSet | None
     via_path: Path | None
+    extras: list[_Extra] = field(default_factory=list)
+    pairs: list[Pair] | None = None
+    """The `--limit` subset of (country, topic, value) pairs; None for the whole grid."""
+
+    def scenarios(self) -> list[tuple[str, str]]:
+        """The (country, topic) scenarios asked, in grid order."""
+        if self.pairs is None:
+            return [(c, t) for c in self.countries for t in self.topics]
+        return list(dict.fromkeys((c, t) for c, t, _ in self.pairs))
+
+    def only_chosen_pairs(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `table` (country, topic, value columns) inside the `--limit` subset."""
+        if self.pairs is None:
+            return table
+        keys = pd.MultiIndex.from_frame(table[["country", "topic", "value"]])
+        return table[keys.isin(self.pairs)].reset_index(drop=True)
+
+    def needs_actions(self, config: EvaluateConfig) -> bool:
+        """Whether some task reads the VIA actions (Task 2, or an added task that asks)."""
+        return "action" in config.tasks or any(e.evaluation.needs_actions for e in self.extras)
+
+    def extra_scope(
+        self, extra: _Extra, config: EvaluateConfig, actions: pd.DataFrame | None
+    ) -> EvaluationScope:
+        """What an added task gets from this run."""
+        return EvaluationScope(
+            countries=tuple(self.countries),
+            topics=tuple(self.topics),
+            values=tuple(self.values),
+            taxonomy=self.taxonomy,
+            actions=actions if extra.evaluation.needs_actions else None,
+            templates=extra.templates,
+            settings={
+                "model": config.model,
+                "temperature": config.temperature,
+                "seed": config.seed,
+                "scoring": config.scoring,
+            },
+        )
 
     @property
     def scope(self) -> tuple[list[str], list[str], list[str]]:
@@ -182,15 +258,19 @@ async def _evaluate_locked(config: EvaluateConfig) -> EvaluateOutcome:
     stated = _stated_task(config, plan) if "stated" in config.tasks else None
     action = _action_task(config, plan) if "action" in config.tasks else None
     async with _session(config) as session:
-        for task in (stated, action):  # fail before anything is sent
-            if task is not None:
-                task.check_backend(session.backend.capabilities)
+        for task in (stated, action, *(e.task for e in plan.extras)):  # fail before sending
+            check = getattr(task, "check_backend", None)
+            if check is not None:
+                check(session.backend.capabilities)
         runner = session.runner
         stages: dict[str, list[RunResult]] = {}
         actions, source = await _actions(config, plan, runner, stages)
         tables = await _run_tasks(plan, runner, stated, action, actions, stages)
-    completeness = Completeness.of(stages, runner.totals)
-    return _finish(config, plan, runner, tables, source, completeness)
+        async with _OtherModels(config) as others:
+            tables |= await _run_extras(config, plan, runner, others, actions, stages)
+            totals = sum((r.totals for r in others.runners()), runner.totals)
+    completeness = Completeness.of(stages, totals)
+    return _finish(config, plan, totals, tables, source, completeness)
 
 
 def estimate(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
@@ -207,21 +287,43 @@ async def estimate_async(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
     plan = _plan(config)
     actions, _ = _load_actions(config, plan)
     stages: dict[str, Sequence[Request]] = {}
-    if actions is None and "action" in config.tasks:
-        stages["generate"] = _generate_task(config, plan).build_requests(*plan.scope)
+    if actions is None and plan.needs_actions(config):
+        stages["generate"] = _generate_requests(_generate_task(config, plan), plan)
+    pairs = actions if actions is not None else _placeholder_actions(plan)
     if "stated" in config.tasks:
-        stages["stated"] = _stated_task(config, plan).build_requests(*plan.scope)
+        stages["stated"] = _stated_requests(_stated_task(config, plan), plan)
     if "action" in config.tasks:
-        pairs = actions if actions is not None else _placeholder_actions(plan)
         stages["action"] = _action_task(config, plan).build_requests(pairs)
+    for extra in plan.extras:
+        scope = plan.extra_scope(extra, config, pairs)
+        stages[extra.spec.name] = extra.evaluation.requests(extra.task, scope)
     async with _session(config) as session:
         return [(stage, session.runner.estimate(requests)) for stage, requests in stages.items()]
 
 
+def generation_reason(config: EvaluateConfig) -> str | None:
+    """Why an evaluation would generate the actions first, in one line; None when it would not.
+
+    The dry run (`estimate`) lists a `generate` stage exactly when this gives a line.
+    """
+    plan = _plan(config)
+    if not plan.needs_actions(config):
+        return None
+    if config.generate == "always":
+        return "generate: --generate always, so the actions are generated with the model"
+    if plan.via_path is not None:
+        return None
+    return (
+        "generate: no VIA file given and the official release is not cached, so the actions "
+        "are generated first (a real run tries to download the release before that; "
+        "--via FILE to use yours, --generate never to refuse)"
+    )
+
+
 def _plan(config: EvaluateConfig) -> _Plan:
-    evaluate_tasks(config.tasks)
+    chosen = evaluate_tasks(config.tasks)
     taxonomy = load_taxonomy(config.taxonomy)
-    return _Plan(
+    plan = _Plan(
         taxonomy=taxonomy,
         countries=taxonomy.resolve_many("country", config.countries),
         topics=taxonomy.resolve_many("topic", config.topics),
@@ -229,18 +331,33 @@ def _plan(config: EvaluateConfig) -> _Plan:
         templates=load_templates(config.templates) if config.templates else None,
         via_path=config.via or default_via_path(),
     )
+    plan.extras = [_extra(config, plan, name) for name in chosen if name not in EVALUATE_TASKS]
+    if config.limit is not None:
+        plan.pairs = stratified_pairs(*plan.scope, config.limit, seed=config.seed)
+    return plan
+
+
+def _extra(config: EvaluateConfig, plan: _Plan, name: str) -> _Extra:
+    """An added task, configured with the run's settings.
+
+    Its templates come from `--templates` when that folder has a subfolder of its name, else
+    from its own contract.
+    """
+    spec = get_task(name)
+    folder = config.templates
+    templates = (
+        load_templates(folder, tasks=[name])
+        if folder is not None and spec.contract is not None and (Path(folder) / name).is_dir()
+        else None
+    )
+    settings = {**_shared_settings(config, plan), "templates": templates}
+    settings["scoring"] = config.scoring
+    settings["judge"] = config.judge
+    return _Extra(spec, evaluation_task(spec, settings), templates)
 
 
 def _session(config: EvaluateConfig) -> AbstractAsyncContextManager[Session]:
-    return open_session(
-        config.model,
-        store=config.store or run_cache(config.out),
-        base_urls=config.base_urls,
-        concurrency=config.concurrency,
-        requests_per_minute=config.requests_per_minute,
-        timeout_s=config.timeout_s,
-        progress=config.progress,
-    )
+    return open_session(SessionSettings.of(config), run_dir=config.out)
 
 
 def _shared_settings(config: EvaluateConfig, plan: _Plan) -> dict[str, Any]:
@@ -286,7 +403,7 @@ def _load_actions(
     Without a VIA file or a cached release, `download` fetches the official release first;
     when that fails, the actions are generated (unless `generate` is `never`).
     """
-    if config.generate == "always" or "action" not in config.tasks:
+    if config.generate == "always" or not plan.needs_actions(config):
         return None, ""
     via_path, problem = plan.via_path, "it has not been downloaded"
     if via_path is None and download:
@@ -302,11 +419,13 @@ def _load_actions(
             )
         return None, f"no official VIA data ({problem})"
     actions = load_via(via_path, taxonomy=plan.taxonomy)
-    selected = actions[
-        actions["country"].isin(plan.countries)
-        & actions["topic"].isin(plan.topics)
-        & actions["value"].isin(plan.values)
-    ]
+    selected = plan.only_chosen_pairs(
+        actions[
+            actions["country"].isin(plan.countries)
+            & actions["topic"].isin(plan.topics)
+            & actions["value"].isin(plan.values)
+        ]
+    )
     if selected.empty:
         raise ValuelensError(
             f"{via_path} has no actions for the selected countries, topics and values"
@@ -318,10 +437,10 @@ async def _actions(
     config: EvaluateConfig, plan: _Plan, runner: Runner, stages: dict[str, list[RunResult]]
 ) -> tuple[pd.DataFrame | None, str]:
     actions, source = _load_actions(config, plan, download=True)
-    if actions is not None or "action" not in config.tasks:
+    if actions is not None or not plan.needs_actions(config):
         return actions, source
     task = _generate_task(config, plan)
-    results = await runner.run(task.build_requests(*plan.scope))
+    results = await runner.run(_generate_requests(task, plan))
     stages["generate"] = results
     generated = f"generated by {config.model}"
     return task.to_frame(
@@ -344,12 +463,29 @@ def _placeholder_actions(plan: _Plan) -> pd.DataFrame:
             "raw": "",
             "parse_status": "ok",
         }
-        for c in plan.countries
-        for t in plan.topics
-        for v in plan.values
+        for c, t, v in _grid_pairs(plan)
         for p in ("positive", "negative")
     ]
     return pd.DataFrame(rows)
+
+
+def _grid_pairs(plan: _Plan) -> list[Pair]:
+    if plan.pairs is not None:
+        return plan.pairs
+    return [(c, t, v) for c in plan.countries for t in plan.topics for v in plan.values]
+
+
+def _stated_requests(task: StatedTask, plan: _Plan) -> list[Request]:
+    """Task 1's requests: every scenario asked rates all of the run's values."""
+    if plan.pairs is None:
+        return task.build_requests(*plan.scope)
+    return [r for c, t in plan.scenarios() for r in task.build_requests([c], [t], plan.values)]
+
+
+def _generate_requests(task: GenerateTask, plan: _Plan) -> list[Request]:
+    if plan.pairs is None:
+        return task.build_requests(*plan.scope)
+    return [r for c, t, v in plan.pairs for r in task.build_requests([c], [t], [v])]
 
 
 async def _run_tasks(
@@ -364,7 +500,7 @@ async def _run_tasks(
     tables: dict[str, pd.DataFrame] = {}
     if actions is not None:
         tables["actions"] = actions
-    stated_requests = stated.build_requests(*plan.scope) if stated else []
+    stated_requests = _stated_requests(stated, plan) if stated else []
     action_requests = action.build_requests(actions) if action and actions is not None else []
     # One batch, so Task 2 requests fill the slots that Task 1 stragglers leave idle.
     results = await runner.run([*stated_requests, *action_requests])
@@ -382,10 +518,104 @@ async def _run_tasks(
     return tables
 
 
-def _finish(
+class _OtherModels:
+    """Sessions on models other than the evaluated one (e.g. a judge), opened on first use.
+
+    They share the run's store and limits; `judge_base_urls` are their API roots.
+    """
+
+    def __init__(self, config: EvaluateConfig) -> None:
+        self._config = config
+        self._stack = AsyncExitStack()
+        self._runners: dict[str, Runner] = {}
+
+    async def __aenter__(self) -> _OtherModels:
+        await self._stack.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    def runners(self) -> list[Runner]:
+        """Every runner opened so far."""
+        return list(self._runners.values())
+
+    async def runner(self, model: str) -> Runner:
+        """The runner of `model`, its session opened the first time it is asked for."""
+        if model not in self._runners:
+            settings = replace(
+                SessionSettings.of(self._config),
+                model=model,
+                base_urls=self._config.judge_base_urls,
+                progress=False,
+            )
+            opened = await self._stack.enter_async_context(
+                open_session(settings, run_dir=self._config.out)
+            )
+            self._runners[model] = opened.runner
+        return self._runners[model]
+
+
+async def _run_extras(
     config: EvaluateConfig,
     plan: _Plan,
     runner: Runner,
+    others: _OtherModels,
+    actions: pd.DataFrame | None,
+    stages: dict[str, list[RunResult]],
+) -> dict[str, pd.DataFrame]:
+    """Run each added task; its results are recorded in `stages` under its name."""
+    tables: dict[str, pd.DataFrame] = {}
+    for extra in plan.extras:
+        name = extra.spec.name
+        stages[name] = []
+
+        async def ask(
+            requests: Sequence[Request], /, *, model: str | None = None, stage: str = name
+        ) -> Sequence[ResultLike]:
+            chosen = runner if model in (None, config.model) else await others.runner(model)
+            results = await chosen.run(list(requests))
+            stages[stage] = [*stages[stage], *results]
+            return results
+
+        scope = plan.extra_scope(extra, config, actions)
+        table = await run_evaluation(extra.spec, extra.task, scope, ask)
+        tables[extra.evaluation.table_name(name)] = table
+    return tables
+
+
+def _extra_summary(
+    plan: _Plan, tables: dict[str, pd.DataFrame], summary: dict[str, Any]
+) -> dict[str, Any]:
+    """Each added task's parse status counts and the entries its `summarize` computes.
+
+    Raises:
+        ValuelensError: when `summarize` returns a key the summary already holds.
+    """
+    added: dict[str, Any] = {}
+    for extra in plan.extras:
+        name = extra.spec.name
+        table = tables.get(extra.evaluation.table_name(name))
+        if table is None:
+            continue
+        if "parse_status" in table.columns:
+            counts = table["parse_status"].value_counts()
+            added[f"parse_status_{name}"] = {str(k): int(v) for k, v in counts.items()}
+        if extra.evaluation.summarize is not None:
+            entries = dict(extra.evaluation.summarize(table))
+            taken = sorted(set(entries) & (set(summary) | set(added)))
+            if taken:
+                raise ValuelensError(
+                    f"task {name!r}: its summary entries {', '.join(taken)} are taken"
+                )
+            added |= entries
+    return added
+
+
+def _finish(
+    config: EvaluateConfig,
+    plan: _Plan,
+    totals: RunStats,
     tables: dict[str, pd.DataFrame],
     source: str,
     completeness: Completeness,
@@ -403,10 +633,13 @@ def _finish(
         "templates": template_sources(
             plan.templates,
             [*config.tasks, *(["generate"] if source.startswith("generated by") else [])],
-        ),
+        )
+        | _extra_template_sources(plan),
         **completeness.summary_fields(),
-        **accumulated_usage(config.out, usage_of(runner.totals)),
+        **accumulated_usage(config.out, usage_of(totals)),
     }
+    if config.limit is not None:
+        summary |= {"limit": config.limit, "limit_seed": config.seed}
     for name in ("responses_stated", "responses_action"):
         if name in tables:
             counts = tables[name]["parse_status"].value_counts()
@@ -417,7 +650,8 @@ def _finish(
         summary["action_first_option_rate"] = first_option_rate(tables["responses_action"])
     result = None
     if {"responses_stated", "responses_action"} <= tables.keys():
-        stated, choices = tables["responses_stated"], tables["responses_action"]
+        stated = plan.only_chosen_pairs(tables["responses_stated"])
+        choices = tables["responses_action"]
         result = score_value_action(stated, choices, plan.taxonomy, seed=config.seed)
         summary = {**summary, **result.summary, "model": config.model, "label": summary["label"]}
         tables = {
@@ -427,9 +661,18 @@ def _finish(
         }
     else:
         summary["kind"] = "value-action-responses"
+    summary |= _extra_summary(plan, tables, summary)
     write_run(config.out, summary, storable(tables))
     report = _write_report(config) if config.report and result is not None else None
     return EvaluateOutcome(config.out, summary, result, tables, report, completeness)
+
+
+def _extra_template_sources(plan: _Plan) -> dict[str, str]:
+    sources: dict[str, str] = {}
+    for extra in plan.extras:
+        if extra.spec.contract is not None:
+            sources |= template_sources(extra.templates, [extra.spec.name])
+    return sources
 
 
 def _write_report(config: EvaluateConfig) -> Path:

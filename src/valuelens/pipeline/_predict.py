@@ -5,17 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Required, TypedDict, Unpack, cast
 
 import pandas as pd
 
 from valuelens._errors import ValuelensError
 from valuelens._rundir import holds_run_dir
 from valuelens.data._io import read_table
+from valuelens.data._predictions import _files as prediction_files
 from valuelens.data._predictions import load_predictions
 from valuelens.metrics._predict import prediction_scores
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
-from valuelens.pipeline._session import open_session, run_cache, run_requests
+from valuelens.pipeline._session import (
+    ConnectionOptions,
+    SessionSettings,
+    open_session,
+    run_requests,
+    session_settings,
+)
 from valuelens.prompts import load_templates
 from valuelens.prompts._variants import PREDICT_SETTINGS
 from valuelens.report import write_run
@@ -28,7 +35,46 @@ SCORES = "scores"
 """The table of scores per target and setting."""
 
 
-def score_predictions(paths: Sequence[Path], out: Path | None = None) -> dict[str, Any]:
+class SettingScores(TypedDict):
+    """The scores of one target in one setting (positive class: chosen)."""
+
+    n: int
+    n_scored: int
+    n_unparsed: int
+    f1: float
+    accuracy: float
+    precision: float
+    recall: float
+    predicted_true_rate: float
+
+
+ScoresByTarget = dict[str, dict[str, SettingScores]]
+"""{target: {setting: scores}}, settings in their canonical order."""
+
+
+class PredictScores(TypedDict):
+    """The summary `predict score` writes."""
+
+    kind: Literal["predict-scores"]
+    sources: list[str]
+    positive_class: bool
+    parse_status: dict[str, int]
+    scores: ScoresByTarget
+
+
+class FileScores(TypedDict, total=False):
+    """The scores of one predictions file (`predict score --json` prints one per line)."""
+
+    file: Required[str]
+    target: str
+    setting: str
+    f1: Required[float]
+    accuracy: Required[float]
+    n: Required[int]
+    n_unparsed: Required[int]
+
+
+def score_predictions(paths: Sequence[Path], out: Path | None = None) -> PredictScores:
     """Load prediction files, score them per target and setting, and (with `out`) write a run.
 
     Returns:
@@ -37,24 +83,51 @@ def score_predictions(paths: Sequence[Path], out: Path | None = None) -> dict[st
     """
     predictions = load_predictions(paths)
     scores = _ordered_scores(predictions)
-    summary: dict[str, Any] = {
-        "kind": "predict-scores",
-        "sources": [str(p) for p in paths],
-        "positive_class": True,
-        "parse_status": {
-            str(k): int(v) for k, v in predictions["parse_status"].value_counts().items()
-        },
-        "scores": _scores_summary(scores),
-    }
+    summary = PredictScores(
+        kind="predict-scores",
+        sources=[str(p) for p in paths],
+        positive_class=True,
+        parse_status=_status_counts(predictions),
+        scores=_scores_summary(scores),
+    )
     if out is not None:
         write_run(out, summary, {PREDICTIONS: predictions, SCORES: scores})
     return summary
 
 
+def score_prediction_files(paths: Sequence[Path]) -> list[FileScores]:
+    """Score each predictions file on its own (folders stand for the files in them).
+
+    `target` and `setting` are given when the file holds one of each and they are known
+    (the authors' `{target}_explanation_outputs_{setting}.csv` names both).
+    """
+    scored: list[FileScores] = []
+    for path in prediction_files(paths):
+        predictions = load_predictions(path)
+        row = prediction_scores(predictions, by=[]).iloc[0]
+        entry = FileScores(
+            file=str(path),
+            f1=float(row["f1"]),
+            accuracy=float(row["accuracy"]),
+            n=int(row["n"]),
+            n_unparsed=int(row["n_unparsed"]),
+        )
+        for column in ("target", "setting"):
+            names = predictions[column].dropna().unique()
+            if len(names) == 1 and names[0] != "unknown":
+                entry[column] = str(names[0])
+        scored.append(entry)
+    return scored
+
+
+def _status_counts(predictions: pd.DataFrame) -> dict[str, int]:
+    return {str(k): int(v) for k, v in predictions["parse_status"].value_counts().items()}
+
+
 @holds_run_dir("out")
 def run_predictions(
     run: Path,
-    model: str,
+    session: SessionSettings | str,
     out: Path,
     *,
     settings: str = "all",
@@ -62,25 +135,24 @@ def run_predictions(
     seed: int = 0,
     max_pairs: int | None = None,
     temperature: float = 0.0,
-    concurrency: int = 8,
-    base_urls: Sequence[str] = (),
     templates: Path | None = None,
-    progress: bool = True,
     dry_run: bool = False,
     wait: bool = False,
-    requests_per_minute: float | None = None,
-    timeout_s: float | None = None,
-    store: Path | None = None,
+    **options: Unpack[ConnectionOptions],
 ) -> dict[str, Any] | Estimate:
     """Build items from an `evaluate` run, ask the observer model, score and write `out`.
 
-    The cache is `out/cache.sqlite` (see `run_cache`) unless `store` names another.
+    `session` is the observer (a model spec, or `SessionSettings` saying how to reach it;
+    its other fields may also be given one by one, as `options`). Its cache is the shared
+    store (or the one an older version left in `out`, see `run_cache`) unless `store` names
+    another; `out/requests.json` records which.
 
     Returns:
         The summary (with `complete` and `requests_failed_by_stage`, see
         `valuelens.pipeline.Completeness`), or for a dry run the estimate of what would be
         sent.
     """
+    observer = session_settings(session, options)
     items = predict_items(_read_run_table(run, "actions"), _read_run_table(run, "responses_action"))
     examples, tests = split_examples(items, shots, seed=seed, max_pairs=max_pairs)
     task = predict_task(
@@ -92,29 +164,19 @@ def run_predictions(
     )
     requests = task.build_requests(tests)
     target = _target_label(run)
-    session = open_session(
-        model,
-        store=store or run_cache(out),
-        base_urls=base_urls,
-        concurrency=concurrency,
-        requests_per_minute=requests_per_minute,
-        timeout_s=timeout_s,
-        progress=progress,
-    )
-    done = run_requests(session, requests, dry_run=dry_run)
+    done = run_requests(open_session(observer, run_dir=out), requests, dry_run=dry_run)
     if isinstance(done, Estimate):
         return done
     completeness = Completeness.of({"predict": done.results}, done.totals)
-    observer = str(done.identity.get("model") or model)
     predictions = task.to_frame(task.parse_many(done.results)).assign(
-        target=target, observer=observer
+        target=target, observer=str(done.identity.get("model") or observer.model)
     )
     scores = _ordered_scores(predictions)
     summary: dict[str, Any] = {
         "kind": "predict-run",
         "run": str(run),
         "target": target,
-        "observer": model,
+        "observer": observer.model,
         "backend": done.identity,
         "settings": list(task.settings),
         "shots_per_label": shots,
@@ -125,9 +187,7 @@ def run_predictions(
         "temperature": temperature,
         "templates": str(templates) if templates else "built-in",
         "positive_class": True,
-        "parse_status": {
-            str(k): int(v) for k, v in predictions["parse_status"].value_counts().items()
-        },
+        "parse_status": _status_counts(predictions),
         **completeness.summary_fields(),
         **accumulated_usage(out, usage_of(done.totals)),
         "scores": _scores_summary(scores),
@@ -149,12 +209,12 @@ def _ordered_scores(predictions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _scores_summary(scores: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
+def _scores_summary(scores: pd.DataFrame) -> ScoresByTarget:
     """{target: {setting: {f1, accuracy, n, n_scored, n_unparsed, ...}}}."""
-    nested: dict[str, dict[str, dict[str, Any]]] = {}
+    nested: ScoresByTarget = {}
     for row in scores.to_dict("records"):
         fields = {str(k): v for k, v in row.items() if k not in ("target", "setting")}
-        nested.setdefault(str(row["target"]), {})[str(row["setting"])] = fields
+        nested.setdefault(str(row["target"]), {})[str(row["setting"])] = cast(SettingScores, fields)
     return nested
 
 

@@ -121,6 +121,64 @@ def distance_ranking(
     return Chart("bars", spec, svg.bars_layout(spec))
 
 
+@dataclass(frozen=True)
+class Panel:
+    """One small multiple of a ranking grid: its label and its two bar charts, at (x, y)."""
+
+    x: float
+    y: float
+    label: str
+    top: Chart
+    bottom: Chart
+
+
+@dataclass(frozen=True)
+class GridLayout:
+    """Pixel geometry of a ranking grid (small multiples, four to a row)."""
+
+    width: float
+    height: float
+    panels: list[Panel]
+
+
+def ranking_grid_layout(spec: fig.RankingGrid, columns: int = 4) -> GridLayout:
+    """Small multiples of the largest and smallest gaps, each pair of bar charts in a panel."""
+    charts = [
+        (
+            label,
+            Chart("bars", top, svg.bars_layout(top, plot_w=150.0)),
+            Chart("bars", bottom, svg.bars_layout(bottom, plot_w=150.0)),
+        )
+        for label, top, bottom in spec.groups
+    ]
+    panel_w = max((max(t.layout.width, b.layout.width) for _, t, b in charts), default=0.0) + 16
+    panel_h = max((16 + t.layout.height + b.layout.height for _, t, b in charts), default=0.0) + 12
+    panels = [
+        Panel((i % columns) * panel_w, (i // columns) * panel_h, label, top, bottom)
+        for i, (label, top, bottom) in enumerate(charts)
+    ]
+    n_cols = min(columns, len(panels))
+    return GridLayout(n_cols * panel_w, math.ceil(len(panels) / columns) * panel_h, panels)
+
+
+def chart_for(spec: fig.Figure) -> Chart | None:
+    """The chart (layout, legend, series) of a figure spec, for the standalone SVG files."""
+    if isinstance(spec, fig.Heatmap):
+        legend = svg.legend_layout(spec.scale, missing=bool(np.isnan(spec.matrix).any()))
+        return Chart("heatmap", spec, svg.heatmap_layout(spec), legend)
+    if isinstance(spec, fig.Bars):
+        return Chart("bars", spec, svg.bars_layout(spec))
+    if isinstance(spec, fig.StackedBars):
+        series = [(name, color) for name, color, _ in spec.segments]
+        return Chart("stacked", spec, svg.stacked_layout(spec), series=series)
+    if isinstance(spec, fig.DotPlot):
+        series = [(name, color) for name, color, _ in spec.series]
+        return Chart("dots", spec, svg.dot_layout(spec), series=series)
+    if isinstance(spec, fig.RankingGrid):
+        return Chart("grid", spec, ranking_grid_layout(spec))
+    return None
+
+
 def nice_max(x: float) -> float:
     """A round axis maximum for `x` (1 when `x` is not a positive number)."""
     return svg.nice_max(x) if math.isfinite(x) and x > 0 else 1.0

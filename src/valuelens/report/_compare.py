@@ -41,7 +41,7 @@ from valuelens.metrics import (
     paired_test,
     score_pairs,
 )
-from valuelens.report._load import Run, ValueActionRun
+from valuelens.report._load import GenericRun, LoadedRun, Run, ValueActionRun
 from valuelens.runs import COMPASS, VALUE_ACTION, Bootstrap, ValueActionSummary, json_ready
 from valuelens.taxonomy import Country, Taxonomy, Topic, Value
 
@@ -103,9 +103,24 @@ class Entry:
     distance_mean: float
     """Mean |stated - chosen| (or |human - model|) over the country x value matrix."""
     n_pairs: int | None
+    """Pairs in the summary the entry's numbers come from (the common pairs after rescoring)."""
     n_pairs_without_choice: int | None
     extra: dict[str, float] = field(default_factory=dict)
     """Every other headline measure some run has (`Comparison.extra_measures`), NaN if absent."""
+    n_pairs_compared: int | None = None
+    """Pairs the numbers were computed on (scored: stated and chosen both present)."""
+    n_pairs_total: int | None = None
+    """Pairs in the run's own table, before any were left out of the comparison."""
+
+    @property
+    def pairs_text(self) -> str:
+        """How many pairs were compared, e.g. '7,194 of 7,392' (one number when all were)."""
+        shown = self.n_pairs_compared if self.n_pairs_compared is not None else self.n_pairs
+        if shown is None:
+            return "—"
+        if self.n_pairs_total is None or self.n_pairs_total == shown:
+            return f"{shown:,}"
+        return f"{shown:,} of {self.n_pairs_total:,}"
 
 
 @dataclass(frozen=True)
@@ -200,7 +215,7 @@ class Comparison:
 
 
 def compare_runs(
-    runs: Sequence[Run],
+    loaded: Sequence[LoadedRun],
     sort: str = "alignment_rate",
     *,
     all_pairs: bool = False,
@@ -211,7 +226,7 @@ def compare_runs(
     """Rank runs of one kind by `sort` and tabulate each measure by country and topic/scenario.
 
     Args:
-        runs: the loaded runs, all value-action or all ValueCompass.
+        loaded: the loaded runs, all value-action or all ValueCompass.
         sort: the measure to rank by: `alignment_rate`, `distance` (`distance_mean`),
             `accuracy` or any other measure of the runs' kind with a direction.
         all_pairs: score each value-action run on its own pairs (its summary) instead of on
@@ -221,11 +236,18 @@ def compare_runs(
         seed: seed of the paired tests.
 
     Raises:
-        ValuelensError: when no run is given, the runs mix value-action and ValueCompass runs,
-            or `sort` is unknown.
+        ValuelensError: when no run is given, a run is of another kind, the runs mix
+            value-action and ValueCompass runs, or `sort` is unknown.
     """
-    if not runs:
+    if not loaded:
         raise ValuelensError("give at least one run directory")
+    unscored = [r for r in loaded if isinstance(r, GenericRun)]
+    if unscored:
+        raise ValuelensError(
+            "compare takes value-action or ValueCompass runs, not "
+            + ", ".join(f"{r.label} (a {r.kind!r} run)" for r in unscored)
+        )
+    runs: Sequence[Run] = [r for r in loaded if not isinstance(r, GenericRun)]
     kinds = {r.kind for r in runs}
     if len(kinds) > 1:
         listed = "; ".join(
@@ -239,6 +261,7 @@ def compare_runs(
     kind = runs[0].kind
     sort_measure(sort, kind)  # an unknown key fails before any rescoring
     modes = {r.label: _scoring_mode(r) for r in runs}
+    totals = {r.label: _own_pairs(r) for r in runs}
     settings = setting_differences(runs)
     value_action = [r for r in runs if isinstance(r, ValueActionRun)]
     common = len(value_action) > 1 and not all_pairs
@@ -269,7 +292,7 @@ def compare_runs(
     return Comparison(
         kind=kind,
         sort=sort,
-        leaderboard=leaderboard(runs, order),
+        leaderboard=leaderboard(runs, order, totals),
         extra_measures=extra_measures(runs),
         axes=axes,
         differences=pair_set_differences(runs),
@@ -520,8 +543,31 @@ def extra_measures(runs: Sequence[Run]) -> list[Measure]:
     ]
 
 
-def leaderboard(runs: Sequence[Run], order: Sequence[int]) -> list[Entry]:
-    """One entry per run, in `order`, ranked from 1."""
+def _own_pairs(run: Run) -> int | None:
+    """Pairs in the run's own table (its summary's count for a ValueCompass run)."""
+    if isinstance(run, ValueActionRun):
+        return len(run.pairs)
+    return _as_int(run.summary.get("n_pairs"))
+
+
+def _compared_pairs(run: Run) -> int | None:
+    """Pairs the run's numbers were computed on: those scored, else all it counts."""
+    for key in ("n_pairs_scored", "n_pairs"):
+        if (found := _as_int(run.summary.get(key))) is not None:
+            return found
+    return None
+
+
+def leaderboard(
+    runs: Sequence[Run], order: Sequence[int], totals: Mapping[str, int | None] | None = None
+) -> list[Entry]:
+    """One entry per run, in `order`, ranked from 1.
+
+    Args:
+        runs: the runs as compared (rescored on the common pairs, when they were).
+        order: the leaderboard order (indices into `runs`).
+        totals: run label -> pairs in its own table before rescoring (default: as `runs` hold).
+    """
     extras = extra_measures(runs)
     entries = []
     for rank, i in enumerate(order, start=1):
@@ -544,6 +590,8 @@ def leaderboard(runs: Sequence[Run], order: Sequence[int]) -> list[Entry]:
                 n_pairs=s.n_pairs,
                 n_pairs_without_choice=va.n_pairs_without_choice if va is not None else None,
                 extra={m.key: as_float(m.value_in(s)) for m in extras},
+                n_pairs_compared=_compared_pairs(run),
+                n_pairs_total=(totals or {}).get(run.label, _own_pairs(run)),
             )
         )
     return entries

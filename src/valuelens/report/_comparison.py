@@ -48,7 +48,8 @@ def comparison(
             "accuracy": e.accuracy,
             "misaligned": e.misaligned,
             "distance": e.distance_mean,
-            "n_pairs": e.n_pairs,
+            "n_pairs": e.n_pairs_compared if e.n_pairs_compared is not None else e.n_pairs,
+            "pairs_text": e.pairs_text,
         }
         for e in comparison.leaderboard
     ]

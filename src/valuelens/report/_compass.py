@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from valuelens.report import _compass_groups  # noqa: F401  (registers "ValueCompass by group")
 from valuelens.report import _figures as fig
 from valuelens.report import _svg as svg
 from valuelens.report._charts import (

@@ -1,7 +1,8 @@
 """The self-contained HTML report: one file, no network resources, every model text escaped.
 
 This module assembles the page: it loads the runs, asks each section module for its part
-(`_value_action`, `_compass`, `_comparison`, `_items`), and renders `templates/report.html.j2`.
+(`_value_action`, `_compass`, `_comparison`, `_items`) and each registered section
+(`_sections.register_section`) for its body, and renders `templates/report.html.j2`.
 
 Example:
     >>> from valuelens.report import render_report  # doctest: +SKIP
@@ -11,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -21,7 +21,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from valuelens._errors import ValuelensError
@@ -31,12 +30,31 @@ from valuelens.report import _svg as svg
 from valuelens.report._comparison import comparison, compass_comparison
 from valuelens.report._compass import compass_view
 from valuelens.report._draw import write_figures
-from valuelens.report._format import integer, num, percent
-from valuelens.report._load import CompassRun, Run, ValueActionRun, load_runs
+from valuelens.report._load import CompassRun, LoadedRun, ValueActionRun, load_runs
+from valuelens.report._sections import (
+    TEMPLATES,
+    BuiltSection,
+    SectionContext,
+    build_sections,
+    report_environment,
+)
 from valuelens.report._value_action import run_view
+from valuelens.runs import COMPASS, SUMMARY_MODELS, VALUE_ACTION
 from valuelens.taxonomy import load_taxonomy
 
-TEMPLATES = Path(__file__).with_name("templates")
+# how the title and subtitle name each kind of run a report holds
+_KIND_TITLES: dict[str, str] = {
+    VALUE_ACTION: "Value-action gap",
+    COMPASS: "ValueCompass",
+    "value-action-responses": "Value-action responses",
+    "compass-answers": "ValueCompass answers",
+    "predict-scores": "Value prediction",
+    "predict-run": "Value prediction",
+}
+_KIND_SUBTITLES: dict[str, str] = {
+    VALUE_ACTION: "stated values (Task 1) against value-informed actions (Task 2)",
+    COMPASS: "human survey answers against model answers (ValueCompass)",
+}
 
 
 def render_report(
@@ -66,7 +84,7 @@ def render_report(
     """
     runs = load_runs([Path(p) for p in run_dirs])
     page = build_page(runs, title=title, all_pairs=all_pairs)
-    html = _environment().get_template("report.html.j2").render(page=page)
+    html = report_environment().get_template("report.html.j2").render(page=page)
     out = Path(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -100,9 +118,13 @@ class Page:
     has_items: bool
     has_variants: bool
     incomplete: list[str] = field(default_factory=list)
+    sections: list[BuiltSection] = field(default_factory=list)
+    """Registered sections (`register_section`) with something to show, in page order."""
 
 
-def build_page(runs: Sequence[Run], *, title: str | None = None, all_pairs: bool = False) -> Page:
+def build_page(
+    runs: Sequence[LoadedRun], *, title: str | None = None, all_pairs: bool = False
+) -> Page:
     """Compute every table, figure and embedded data set of the report."""
     taxonomy = load_taxonomy()
     figures: list[tuple[str, fig.Figure]] = []
@@ -126,6 +148,7 @@ def build_page(runs: Sequence[Run], *, title: str | None = None, all_pairs: bool
     ]
     compared = comparison(va_runs, taxonomy, figures, all_pairs) if len(va_runs) > 1 else None
     compass_compared = compass_comparison(compass, figures) if len(compass) > 1 else None
+    sections = build_sections(SectionContext(runs, taxonomy, figures, folders))
     js = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
     csp = (
@@ -146,15 +169,16 @@ def build_page(runs: Sequence[Run], *, title: str | None = None, all_pairs: bool
         css=Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
         js=Markup(js),
         csp=csp,
-        nav=_nav(va_runs, compass, compared is not None),
+        nav=_nav(va_runs, compass, compared is not None, sections),
         gradients=_gradients(figures),
         has_items=any(v["items"] is not None for v in run_views),
         has_variants=any(v["variants"] is not None for v in run_views),
         incomplete=[note for run in runs if (note := _incomplete_note(run))],
+        sections=sections,
     )
 
 
-def _incomplete_note(run: Run) -> str | None:
+def _incomplete_note(run: LoadedRun) -> str | None:
     """One line for a run whose numbers come from partial data, or None for a complete run.
 
     A run is incomplete when its summary says `"complete": false` (requests that failed for
@@ -193,7 +217,10 @@ def _max_distance(runs: Sequence[ValueActionRun], axis: str) -> float:
 
 
 def _nav(
-    va_runs: Sequence[ValueActionRun], compass: Sequence[CompassRun], has_comparison: bool
+    va_runs: Sequence[ValueActionRun],
+    compass: Sequence[CompassRun],
+    has_comparison: bool,
+    sections: Sequence[BuiltSection] = (),
 ) -> list[tuple[str, str]]:
     nav = [("overview", "Overview")] if va_runs else []
     if has_comparison:
@@ -211,25 +238,49 @@ def _nav(
             nav.append(("items", "Items"))
     if compass:
         nav.append(("compass", "Human vs model"))
+    nav += [(section.key, section.title) for section in sections]
     nav.append(("about", "About"))
     return nav
 
 
-def _default_title(runs: Sequence[Run]) -> str:
+def _default_title(runs: Sequence[LoadedRun]) -> str:
+    """Named after what the report holds: value-action runs first, else ValueCompass, else the rest."""
     labels = [r.label for r in runs]
     shown = ", ".join(labels[:3]) + (f" and {len(labels) - 3} more" if len(labels) > 3 else "")
-    return f"Value-action gap report: {shown}"
+    kinds = _kinds(runs)
+    if VALUE_ACTION in kinds:
+        what = _KIND_TITLES[VALUE_ACTION]
+    else:
+        names = list(dict.fromkeys(_kind_title(kind) for kind in kinds))
+        what = " and ".join(names) if len(names) < 3 else "valuelens"
+    return f"{what} report: {shown}"
 
 
-def _subtitle(runs: Sequence[Run]) -> str:
-    kinds = {r.kind for r in runs}
-    parts = []
-    if "value-action" in kinds:
-        parts.append("stated values (Task 1) against value-informed actions (Task 2)")
-    if "compass" in kinds:
-        parts.append("human survey answers against model answers (ValueCompass)")
+def _kind_title(kind: str) -> str:
+    return _KIND_TITLES.get(kind) or kind.replace("-", " ").replace("_", " ").capitalize()
+
+
+def _subtitle(runs: Sequence[LoadedRun]) -> str:
+    parts = [_kind_subtitle(kind) for kind in _kinds(runs)]
     text = "; ".join(parts)
     return text[:1].upper() + text[1:]
+
+
+def _kind_subtitle(kind: str) -> str:
+    """The known kinds' own line, else the first line of the kind's summary model's docstring."""
+    if kind in _KIND_SUBTITLES:
+        return _KIND_SUBTITLES[kind]
+    model = SUMMARY_MODELS.get(kind)
+    doc = (model.__doc__ or "").strip().splitlines() if model is not None else []
+    line = doc[0].strip().rstrip(".") if doc else ""
+    return f"{_kind_title(kind)} runs" + (f": {line[:1].lower()}{line[1:]}" if line else "")
+
+
+def _kinds(runs: Sequence[LoadedRun]) -> list[str]:
+    """The run kinds present, value-action and ValueCompass first, then in the runs' order."""
+    present = list(dict.fromkeys(str(r.kind) for r in runs))
+    first = [k for k in (VALUE_ACTION, COMPASS) if k in present]
+    return first + [k for k in present if k not in first]
 
 
 def _version() -> str:
@@ -239,7 +290,7 @@ def _version() -> str:
         return "unknown"
 
 
-def _folders(runs: Sequence[Run]) -> dict[int, str]:
+def _folders(runs: Sequence[LoadedRun]) -> dict[int, str]:
     """A distinct, file-system-safe folder name per run for exported figures."""
     names: dict[int, str] = {}
     used: set[str] = set()
@@ -257,7 +308,7 @@ def _yes_no(flag: object) -> str:
     return "yes" if flag is True else "no" if flag is False else "—"
 
 
-def _run_meta(run: Run) -> dict[str, str]:
+def _run_meta(run: LoadedRun) -> dict[str, str]:
     s = run.summary
     boot = s.get("bootstrap") or {}
     rows = {
@@ -277,19 +328,3 @@ def _run_meta(run: Run) -> dict[str, str]:
         else "—",
     }
     return rows
-
-
-@functools.cache
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = num
-    env.filters["int"] = integer
-    env.filters["px"] = lambda x: f"{float(x):.1f}"
-    env.filters["pct"] = percent
-    return env

@@ -9,9 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from valuelens.data import parse_attributions
+from valuelens.metrics import binarize
 from valuelens.report._format import axis_labels, embed_json
 from valuelens.report._load import ValueActionRun
 from valuelens.taxonomy import Taxonomy
@@ -70,7 +72,14 @@ def items(run: ValueActionRun, taxonomy: Taxonomy, element_id: str) -> dict[str,
 
 
 def _records(run: ValueActionRun, strings: _Strings) -> list[list[Any]]:
-    """[country, topic, value, stated, chosen, misaligned, direction, actions, answers] per pair."""
+    """One list per pair, the item browser's rows (positions are read by `report.js`).
+
+    [country, topic, value, stated, chosen, misaligned, direction, positive action, negative
+    action, stated answers, action answers, stated side, chosen side].
+    `stated` and `chosen` are rounded for display; the sides (1 = disagree / chose negative,
+    0 = agree / chose positive, None = no data) are read from the unrounded values with the
+    metrics' own threshold, so 0.49998 is "chose positive" even though it shows as 0.50.
+    """
     pairs = run.pairs
     index = [
         {n: i for i, n in enumerate(names)} for names in (run.countries, run.topics, run.values)
@@ -94,6 +103,7 @@ def _records(run: ValueActionRun, strings: _Strings) -> list[list[Any]]:
     stated_col, chosen_col = pairs["stated"].to_numpy(float), pairs["chosen"].to_numpy(float)
     misaligned = pairs["misaligned"].to_numpy(float)
     directions = pairs["direction"].tolist()
+    stated_side, chosen_side = _sides(stated_col), _sides(chosen_col)
     return [
         [
             *(index[axis][name] for axis, name in enumerate(key)),
@@ -105,6 +115,8 @@ def _records(run: ValueActionRun, strings: _Strings) -> list[list[Any]]:
             actions.get((i, "negative"), _NO_ACTION),
             stated.get(i, []),
             chosen.get(i, []),
+            stated_side[i],
+            chosen_side[i],
         ]
         for i, key in enumerate(keys)
     ]
@@ -113,6 +125,11 @@ def _records(run: ValueActionRun, strings: _Strings) -> list[list[Any]]:
 def _plain(column: pd.Series) -> list[Any]:
     """Python objects of a column (iterating Arrow-backed strings directly is slow)."""
     return column.to_numpy(dtype=object).tolist()
+
+
+def _sides(values: np.ndarray) -> list[int | None]:
+    """1 or 0 per value by the metrics' threshold (`binarize`), None where there is no value."""
+    return [None if math.isnan(b) else int(b) for b in binarize(values).tolist()]
 
 
 def _round(x: float) -> float | None:

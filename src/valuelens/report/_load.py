@@ -2,7 +2,9 @@
 
 A value-action run comes from `valuelens score` or `valuelens evaluate`; a compass run from
 `valuelens compass score`. Only `summary.json` and the core table of each kind are required;
-every other table is optional and the report leaves out the sections it would feed.
+every other table is optional and the report leaves out the sections it would feed. A run of any
+other kind with a registered summary model (`valuelens.runs.register_summary_model`) loads as a
+`GenericRun`, for report sections (`valuelens.report.register_section`) to read.
 
 Example:
     >>> runs = load_runs([Path("runs/gpt-4o-mini"), Path("runs/llama")])  # doctest: +SKIP
@@ -13,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +24,12 @@ import pandas as pd
 from valuelens._errors import ValuelensError
 from valuelens.runs import (
     COMPASS,
+    SUMMARY_MODELS,
     VALUE_ACTION,
     CompassSummary,
     RunKind,
     RunRecord,
+    RunSummary,
     ValueActionSummary,
     read_run,
 )
@@ -46,6 +50,8 @@ class ValueActionRun:
     responses_stated: pd.DataFrame | None = None
     responses_action: pd.DataFrame | None = None
     actions: pd.DataFrame | None = None
+    record: RunRecord | None = field(default=None, repr=False, compare=False)
+    """The run directory, for tables of added tasks (`record.optional_table("responses_x")`)."""
 
     @property
     def kind(self) -> RunKind:
@@ -84,6 +90,8 @@ class CompassRun:
     cell_scores: pd.DataFrame | None
     distance_country: pd.DataFrame | None
     distance_scenario: pd.DataFrame | None
+    record: RunRecord | None = field(default=None, repr=False, compare=False)
+    """The run directory, for tables the report does not read itself."""
 
     @property
     def kind(self) -> RunKind:
@@ -91,7 +99,27 @@ class CompassRun:
         return COMPASS
 
 
+@dataclass(frozen=True)
+class GenericRun:
+    """A run of another registered kind: its summary, and its record to read tables from.
+
+    Example:
+        >>> run = load_run(Path("runs/harms"))  # doctest: +SKIP
+        >>> run.kind, run.record.optional_table("harms") is not None  # doctest: +SKIP
+        ('harms', True)
+    """
+
+    path: Path
+    label: str
+    kind: str
+    summary: RunSummary
+    record: RunRecord
+
+
 Run = ValueActionRun | CompassRun
+"""A run the report and `compare` score: value-action or ValueCompass."""
+LoadedRun = ValueActionRun | CompassRun | GenericRun
+"""Any run `load_run` reads."""
 
 # Compass tables are written by another stage; accept the spellings it may reasonably use.
 _COMPASS_ALIASES = {
@@ -102,7 +130,7 @@ _COMPASS_ALIASES = {
 }
 
 
-def load_runs(paths: Sequence[Path]) -> list[Run]:
+def load_runs(paths: Sequence[Path]) -> list[LoadedRun]:
     """Load several run directories; labels are made unique so the report can tell runs apart.
 
     Raises:
@@ -112,7 +140,7 @@ def load_runs(paths: Sequence[Path]) -> list[Run]:
         raise ValuelensError("give at least one run directory")
     runs = [load_run(Path(p)) for p in paths]
     seen: dict[str, int] = {}
-    unique: list[Run] = []
+    unique: list[LoadedRun] = []
     for run in runs:
         count = seen.get(run.label, 0)
         seen[run.label] = count + 1
@@ -122,11 +150,14 @@ def load_runs(paths: Sequence[Path]) -> list[Run]:
     return unique
 
 
-def load_run(path: Path) -> Run:
+def load_run(path: Path) -> LoadedRun:
     """Load one run directory written by `valuelens score`, `evaluate` or `compass score`.
 
+    A run of another kind that has a registered summary model loads as a `GenericRun`.
+
     Raises:
-        ValuelensError: when the directory, its summary or a required table is missing or broken.
+        ValuelensError: when the directory, its summary or a required table is missing or
+            broken, or when its kind has no registered summary model.
     """
     record = read_run(path)
     label = record.summary.name or path.name
@@ -134,7 +165,12 @@ def load_run(path: Path) -> Run:
         return _load_value_action(record, label, record.summary)
     if isinstance(record.summary, CompassSummary):
         return _load_compass(record, label, record.summary)
-    raise ValuelensError(f"{path}/summary.json: unknown run kind {record.kind!r}")
+    if record.kind in SUMMARY_MODELS:
+        return GenericRun(path, label, record.kind, record.summary, record)
+    raise ValuelensError(
+        f"{path}/summary.json: unknown run kind {record.kind!r} "
+        "(known: " + ", ".join(SUMMARY_MODELS) + "; `register_summary_model` adds one)"
+    )
 
 
 def _require(table: pd.DataFrame, columns: Sequence[str], path: Path, name: str) -> None:
@@ -166,6 +202,7 @@ def _load_value_action(
         responses_stated=record.optional_table("responses_stated"),
         responses_action=record.optional_table("responses_action"),
         actions=record.optional_table("actions"),
+        record=record,
     )
 
 
@@ -229,6 +266,7 @@ def _load_compass(record: RunRecord, label: str, summary: CompassSummary) -> Com
         cell_scores=_canonical_compass(record.optional_table("cell_scores")),
         distance_country=distance_country,
         distance_scenario=distance_scenario,
+        record=record,
     )
 
 
@@ -262,7 +300,5 @@ def _ordered(column: pd.Series) -> list[str]:
     return [str(x) for x in pd.unique(column.astype(str))]
 
 
-def _relabel(run: Run, label: str) -> Run:
-    if isinstance(run, ValueActionRun):
-        return ValueActionRun(**{**run.__dict__, "label": label})
-    return CompassRun(**{**run.__dict__, "label": label})
+def _relabel(run: LoadedRun, label: str) -> LoadedRun:
+    return replace(run, label=label)

@@ -72,9 +72,25 @@ class Label:
     anchor: str = "end"
 
 
+BAND_FONT_PX = 9.5
+# Heatmap cells grow for small grids (a 1 x 6 run should not be a stamp in a wide card), up to
+# a size where a cell still reads as a cell; a value-type label is never cut short.
+_TARGET_W, _TARGET_H = 720.0, 300.0
+_MIN_CELL_W, _MAX_CELL_W, _MAX_AUTO_CELL_W = 17.0, 56.0, 96.0
+_MIN_CELL_H, _MAX_CELL_H = 18.0, 34.0
+_MAX_WIDE_W = 1100.0
+_BAND_H = 16.0
+_ROTATED_BAND_H = 8.0
+_BAND_ANGLE = 60.0
+
+
 @dataclass(frozen=True)
 class HeatmapLayout:
-    """Pixel geometry of a heatmap."""
+    """Pixel geometry of a heatmap.
+
+    `band_angle` is 0 when every value-type label fits inside its band, else the labels stand
+    rotated above the bands (read upwards at that angle), always in full.
+    """
 
     width: float
     height: float
@@ -84,64 +100,111 @@ class HeatmapLayout:
     bands: list[Cell]
     band_labels: list[Label]
     col_angle: float
+    band_angle: float = 0.0
 
 
-def heatmap_layout(spec: Heatmap, cell_w: float = 17.0, cell_h: float = 18.0) -> HeatmapLayout:
-    """Place cells, row labels, rotated column labels and the value-type band on top."""
-    gutter = max(48.0, max((text_px(t) for t in spec.row_labels), default=0) + 12)
-    band_h = 16.0 if spec.col_groups else 0.0
-    top = band_h + 6
-    angle = 60.0 if spec.rotate_cols else 0.0
-    longest = max((text_px(c) for c in spec.col_names), default=0)
-    bottom = (longest * math.sin(math.radians(angle)) + 14) if spec.rotate_cols else 22
+def _group_runs(groups: list[str]) -> list[tuple[str, int, int]]:
+    """Consecutive runs of equal groups as (name, first column, number of columns)."""
+    runs: list[tuple[str, int, int]] = []
+    for j, name in enumerate(groups):
+        if runs and runs[-1][0] == name:
+            runs[-1] = (name, runs[-1][1], runs[-1][2] + 1)
+        else:
+            runs.append((name, j, 1))
+    return runs
+
+
+def _band_label_fits(name: str, n_cols: int, cell_w: float) -> bool:
+    return text_px(name, BAND_FONT_PX) + 6 <= n_cols * cell_w - 1
+
+
+def _auto_cell_w(n_cols: int, runs: list[tuple[str, int, int]]) -> float:
+    """Wide enough to fill a card for a few columns and, where it stays compact, for the labels."""
+    target = min(_MAX_CELL_W, max(_MIN_CELL_W, _TARGET_W / max(n_cols, 1)))
+    need = max(((text_px(name, BAND_FONT_PX) + 8) / count for name, _, count in runs), default=0)
+    if target < need <= _MAX_AUTO_CELL_W and n_cols * need <= _MAX_WIDE_W:
+        return need
+    return target
+
+
+def heatmap_layout(
+    spec: Heatmap, cell_w: float | None = None, cell_h: float | None = None
+) -> HeatmapLayout:
+    """Place cells, row labels, rotated column labels and the value-type band on top.
+
+    Args:
+        spec: the figure.
+        cell_w: cell width in pixels; by default it grows for few columns (see `_auto_cell_w`).
+        cell_h: cell height in pixels; by default it grows for few rows.
+    """
     n_rows, n_cols = spec.matrix.shape
-    width = gutter + n_cols * cell_w + 8
-    height = top + n_rows * cell_h + bottom
+    runs = _group_runs(spec.col_groups)
+    w = cell_w if cell_w is not None else _auto_cell_w(n_cols, runs)
+    h = (
+        cell_h
+        if cell_h is not None
+        else min(_MAX_CELL_H, max(_MIN_CELL_H, _TARGET_H / max(n_rows, 1)))
+    )
+    rotated = not all(_band_label_fits(name, count, w) for name, _, count in runs)
+    longest_band = max((text_px(name, BAND_FONT_PX) for name, _, _ in runs), default=0.0)
+    band_angle = _BAND_ANGLE if rotated else 0.0
+    band_h = (_ROTATED_BAND_H if rotated else _BAND_H) if runs else 0.0
+    band_top = longest_band * math.sin(math.radians(band_angle)) + 6 if rotated else 0.0
+    top = band_top + band_h + 6
+    angle = 60.0 if spec.rotate_cols else 0.0
+    col_px = [text_px(c) for c in spec.col_names]
+    gutter = max(48.0, max((text_px(t) for t in spec.row_labels), default=0) + 12)
+    if spec.rotate_cols:  # the first columns' slanted labels reach left of the cells
+        cos = math.cos(math.radians(angle))
+        gutter = max(gutter, *(px * cos - (j + 0.6) * w + 4 for j, px in enumerate(col_px)))
+    bottom = (
+        (max(col_px, default=0) * math.sin(math.radians(angle)) + 14) if spec.rotate_cols else 22
+    )
+    right = longest_band * math.cos(math.radians(band_angle)) if rotated else 0.0
+    width = gutter + n_cols * w + 8 + right
+    height = top + n_rows * h + bottom
     cells = []
     for i, (row, row_name) in enumerate(zip(spec.matrix, spec.row_names, strict=True)):
         for j, value in enumerate(row):
             title = f"{row_name} · {spec.col_names[j]}\n{spec.measure}: {_fmt(float(value))}"
             cells.append(
                 Cell(
-                    gutter + j * cell_w,
-                    top + i * cell_h,
-                    cell_w - 1,
-                    cell_h - 1,
-                    spec.scale.color(float(value)),
-                    title,
+                    gutter + j * w, top + i * h, w - 1, h - 1, spec.scale.color(float(value)), title
                 )
             )
     row_labels = [
-        Label(gutter - 6, top + i * cell_h + cell_h * 0.68, label, name)
+        Label(gutter - 6, top + i * h + h * 0.5 + 4, label, name)
         for i, (label, name) in enumerate(zip(spec.row_labels, spec.row_names, strict=True))
     ]
-    y0 = top + n_rows * cell_h + 6
+    y0 = top + n_rows * h + 6
     col_labels = [
-        Label(gutter + j * cell_w + cell_w * 0.6, y0, name, name)
-        for j, name in enumerate(spec.col_names)
+        Label(gutter + j * w + w * 0.6, y0, name, name) for j, name in enumerate(spec.col_names)
     ]
-    bands, band_labels = _group_bands(spec.col_groups, gutter, cell_w, band_h)
-    return HeatmapLayout(width, height, cells, row_labels, col_labels, bands, band_labels, -angle)
+    bands, band_labels = _group_bands(runs, gutter, w, band_top, band_h, rotated)
+    return HeatmapLayout(
+        width, height, cells, row_labels, col_labels, bands, band_labels, -angle, -band_angle
+    )
 
 
 def _group_bands(
-    groups: list[str], x0: float, cell_w: float, band_h: float
+    runs: list[tuple[str, int, int]],
+    x0: float,
+    cell_w: float,
+    y: float,
+    band_h: float,
+    rotated: bool,
 ) -> tuple[list[Cell], list[Label]]:
+    """One shaded band per run of a value type, with its full name inside or rotated above."""
     bands: list[Cell] = []
     labels: list[Label] = []
-    start = 0
-    for j in range(1, len(groups) + 1):
-        if j < len(groups) and groups[j] == groups[start]:
-            continue
-        x, w = x0 + start * cell_w, (j - start) * cell_w - 1
-        fill = "#e7ebf0" if len(bands) % 2 == 0 else "#cfd6df"
-        bands.append(Cell(x, 0, w, band_h, fill, groups[start]))
-        fits = max(1, int((w - 4) / (0.58 * 9.5)))
-        text = (
-            groups[start] if len(groups[start]) <= fits else groups[start][: max(1, fits - 1)] + "…"
-        )
-        labels.append(Label(x + w / 2, band_h * 0.72, text, groups[start], "middle"))
-        start = j
+    for k, (name, start, count) in enumerate(runs):
+        x, w = x0 + start * cell_w, count * cell_w - 1
+        fill = "#e7ebf0" if k % 2 == 0 else "#cfd6df"
+        bands.append(Cell(x, y, w, band_h, fill, name))
+        if rotated:
+            labels.append(Label(x + w / 2, y - 3, name, name, "start"))
+        else:
+            labels.append(Label(x + w / 2, y + band_h * 0.72, name, name, "middle"))
     return bands, labels
 
 

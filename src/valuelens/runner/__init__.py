@@ -1,7 +1,7 @@
 """One runner for every task: concurrent, cached in SQLite, resumable, with retries.
 
 The runner knows nothing about values or countries: it sends `Request`s to a `Backend` and
-hands back one `RunResult` per request, in order.
+hands back one `RunResult` per request, in order (`run`), or each as it arrives (`stream`).
 
 Example:
     >>> from valuelens.models import Message, Request, load_backend
@@ -12,6 +12,8 @@ Example:
     >>> results = runner.run_sync(requests)  # `await runner.run(requests)` inside a loop
     >>> [r.response.text for r in results if r.ok]
     >>> print(runner.stats.failure_line or "every request answered")
+    >>> async for index, result in runner.stream(requests):  # memory flat in len(requests)
+    ...     print(index, result.ok)
 """
 
 from valuelens.runner._keys import request_key

@@ -6,11 +6,11 @@ import asyncio
 import json
 import random
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from os import PathLike
-from typing import Any
+from typing import Any, cast
 
 from valuelens._errors import ValuelensError
 from valuelens.models import Backend, BackendError, Request, Response
@@ -26,6 +26,8 @@ MAX_RETRY_AFTER_S = 600.0
 _PROGRESS_INTERVAL_S = 0.25
 # A retry after "cannot connect" waits at least this long, even when backoff is set shorter.
 _UNREACHABLE_RETRY_S = 0.5
+# Stored answers are read (and handed on) this many at a time.
+_CACHED_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +223,8 @@ class _Outcome:
     reason: str | None = None  # the error without the attempt count, for counting failures
 
     def result(self, key: str, request: Request) -> RunResult:
-        return RunResult(key, request, self.response, self.error, False, self.attempts)
+        response = None if self.response is None else _lean(self.response)
+        return RunResult(key, request, response, self.error, False, self.attempts)
 
 
 @dataclass(frozen=True)
@@ -273,17 +276,77 @@ class _StoreWriter:
             committed.set_result(None)
 
 
+_Delivery = tuple[int, RunResult]
+
+
 @dataclass
 class _Batch:
-    """One call of `Runner.run`: its requests, what is left to send, and what came back."""
+    """The requests of one run still to send, and where their results go.
+
+    Only requests in flight hold a response: each result is handed on (to `deliveries`) once
+    its row is committed, without its raw payload, and forgotten here.
+    """
 
     requests: Sequence[Request]
-    keys: list[str]
-    canonical: list[str]
-    pending: Iterator[int]  # shared by all workers; each takes the next index
+    pending: _Lanes  # (index, key) of the requests still to send
+    copies: Mapping[str, list[int]]  # further indices of keys asked for more than once
     writer: _StoreWriter
-    outcomes: dict[str, _Outcome] = field(default_factory=dict)
+    deliveries: asyncio.Queue[_Delivery | None]
     display: ProgressDisplay | None = None
+
+    def deliver(self, index: int, result: RunResult) -> None:
+        self.deliveries.put_nowait((index, result))
+        for copy in self.copies.get(result.key, ()):
+            self.deliveries.put_nowait((copy, replace(result, request=self.requests[copy])))
+
+
+class _Lanes:
+    """The requests still to send, cut into contiguous lanes, one per worker.
+
+    With one lane every worker takes the next request in order. With one lane per worker, a
+    worker keeps to its own stretch of the (prefix-ordered) list, so consecutive requests of
+    one backend slot share their prompt prefix; a worker whose lane is empty takes from the
+    end of the longest other lane, so no worker idles while work is left.
+    """
+
+    def __init__(self, todo: Sequence[tuple[int, str]], count: int) -> None:
+        size = -(-len(todo) // max(1, count))  # ceiling division
+        self._lanes = [deque(todo[start : start + size]) for start in range(0, len(todo), size)]
+
+    def take(self, lane: int) -> tuple[int, str] | None:
+        lanes = self._lanes
+        if lane < len(lanes) and lanes[lane]:
+            return lanes[lane].popleft()
+        longest = max(lanes, key=len, default=None)
+        return longest.pop() if longest else None
+
+
+@dataclass
+class _Plan:
+    """Which distinct requests a run asks for: the first index of each key, and the copies."""
+
+    first: dict[str, int]
+    copies: dict[str, list[int]]
+
+
+def _lean(response: Response) -> Response:
+    """The response without its raw payload (kept in the store; no caller reads it here)."""
+    return response if response.raw is None else replace(response, raw=None)
+
+
+def _plan(requests: Sequence[Request], identity: Mapping[str, str]) -> _Plan:
+    first: dict[str, int] = {}
+    copies: dict[str, list[int]] = {}
+    for index, request in enumerate(requests):
+        key = _digest(canonical_request(request, identity))
+        if first.setdefault(key, index) != index:
+            copies.setdefault(key, []).append(index)
+    return _Plan(first, copies)
+
+
+def _prefix_order(request: Request) -> tuple[tuple[str, str], ...]:
+    """Sort key that puts requests sharing a prompt prefix next to each other."""
+    return tuple((message.role, message.content) for message in request.messages)
 
 
 class Runner:
@@ -303,6 +366,8 @@ class Runner:
         >>> runner = Runner(load_backend("embedded"), store, concurrency=4)
         >>> print(runner.estimate(requests).summary())
         >>> results = await runner.run(requests)  # or runner.run_sync(requests)
+        >>> async for index, result in runner.stream(requests):  # results as they arrive
+        ...     handle(index, result)
     """
 
     def __init__(
@@ -324,6 +389,7 @@ class Runner:
         outage_grace_s: float = 30.0,
         progress_every_s: float = 10.0,
         warn: Callable[[str], None] | None = None,
+        prefix_order: bool | None = None,
     ) -> None:
         """Configure a runner.
 
@@ -352,6 +418,12 @@ class Runner:
             progress_every_s: seconds between progress lines when stderr is not a terminal.
             warn: called with each warning during a run (e.g. a pooled endpoint is down);
                 by default it is printed on stderr. Warnings are also in `stats.warnings`.
+            prefix_order: send requests that share a prompt prefix one after another (sorted
+                by their messages), so the model's prompt cache can reuse what it read;
+                results keep the caller's order. None (the default) turns it on for backends
+                with slots of their own (the embedded llama.cpp model, whose per-slot KV cache
+                it is measured to help: benchmarks/README.md) and leaves the caller's order
+                for HTTP servers.
 
         Raises:
             ValuelensError: for settings that cannot work (e.g. `concurrency` < 1).
@@ -384,6 +456,8 @@ class Runner:
         self._reach = _Reachability(unreachable_grace_s, outage_grace_s)
         self._progress_every_s = progress_every_s
         self._warn = warn
+        self._prefix_order = backend_limit is not None if prefix_order is None else prefix_order
+        self._slots = self._prefix_order and backend_limit is not None
         self._notes = backend if isinstance(backend, NoteSource) else None
         self.stats = RunStats()
         self.totals = RunStats()
@@ -408,50 +482,120 @@ class Runner:
             self._model, self._identity, len(requests), to_send, len(finished), self._prices
         )
 
-    def run_sync(self, requests: Sequence[Request]) -> list[RunResult]:
+    def run_sync(
+        self,
+        requests: Sequence[Request],
+        *,
+        on_result: Callable[[int, RunResult], None] | None = None,
+    ) -> list[RunResult]:
         """`run` for code without an event loop (scripts; not inside Jupyter)."""
-        return asyncio.run(self.run(requests))
+        return asyncio.run(self.run(requests, on_result=on_result))
 
-    async def run(self, requests: Sequence[Request]) -> list[RunResult]:
+    async def run(
+        self,
+        requests: Sequence[Request],
+        *,
+        on_result: Callable[[int, RunResult], None] | None = None,
+    ) -> list[RunResult]:
         """Answer every request, from the store where possible.
 
         Args:
             requests: the requests; duplicates are sent once.
+            on_result: called with (index, result) as each result arrives (see `stream`).
 
         Returns:
-            One result per request, in the same order.
+            One result per request, in the same order. Responses come without `raw`
+            (the store keeps it: `Store.records()`).
 
         Raises:
             ValuelensError: when no request can succeed (e.g. the API key is rejected) or the
                 store cannot be written. Outcomes stored before that are kept.
         """
+        results: list[RunResult | None] = [None] * len(requests)
+        async for index, result in self.stream(requests):
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
+        return cast(list[RunResult], results)
+
+    async def stream(self, requests: Sequence[Request]) -> AsyncIterator[tuple[int, RunResult]]:
+        """Answer every request, yielding (index in `requests`, result) as results arrive.
+
+        Answers from the store come first (in the caller's order), then each new outcome once
+        it is committed, in no particular order (requests may be sent grouped by shared prompt
+        prefix, see `prefix_order`, and answers arrive as they come): use the index. The runner keeps nothing of a result once it is yielded, so memory
+        does not grow with the number of requests. `stats` is final when the iteration ends.
+
+        Example:
+            >>> async for index, result in runner.stream(requests):
+            ...     records.extend(task.parse(result))
+
+        Raises:
+            ValuelensError: as `run`, after the results obtained so far.
+        """
         started = time.perf_counter()
-        canonical = [canonical_request(request, self._identity) for request in requests]
-        keys = [_digest(text) for text in canonical]
-        first: dict[str, int] = {}
-        for index, key in enumerate(keys):
-            first.setdefault(key, index)
-        cached = self._store.lookup(first)
-        todo = [index for key, index in first.items() if key not in cached]
+        plan = _plan(requests, self._identity)
+        finished = self._store.finished(plan.first)
+        todo = [(index, key) for key, index in plan.first.items() if key not in finished]
         if todo and self._store.read_only:
             raise ValuelensError(
-                f"{len(todo):,} of {len(first):,} requests are not in the read-only store "
+                f"{len(todo):,} of {len(plan.first):,} requests are not in the read-only store "
                 f"{self._store.path}; copy the run to a writable folder to finish it"
             )
-        self.stats = RunStats(n_requests=len(requests), n_unique=len(first), n_cached=len(cached))
-        batch = _Batch(requests, keys, canonical, iter(todo), _StoreWriter(self._store))
+        if self._prefix_order:
+            todo.sort(key=lambda item: _prefix_order(requests[item[0]]))
+        self.stats = RunStats(
+            n_requests=len(requests), n_unique=len(plan.first), n_cached=len(finished)
+        )
         try:
+            for index, result in self._cached(requests, plan, finished):
+                yield index, result
             if todo:
-                await self._send_all(batch, len(todo))
+                async for delivery in self._sent(requests, plan, todo):
+                    yield delivery
         finally:  # a run that stopped early still counts (what it sent was paid for)
             self.stats.elapsed_s = time.perf_counter() - started
             self.totals += self.stats
-        return [
-            RunResult(key, request, cached[key], None, True, 0)
-            if key in cached
-            else batch.outcomes[key].result(key, request)
-            for request, key in zip(requests, keys, strict=True)
-        ]
+
+    def _cached(
+        self, requests: Sequence[Request], plan: _Plan, finished: set[str]
+    ) -> Iterator[tuple[int, RunResult]]:
+        keys = [key for key in plan.first if key in finished]
+        for start in range(0, len(keys), _CACHED_CHUNK):
+            chunk = keys[start : start + _CACHED_CHUNK]
+            found = self._store.lookup(chunk)
+            for key in chunk:  # the store's own order is not the caller's
+                response = found.get(key)
+                if response is None:  # e.g. deleted by `valuelens cache` in another process
+                    raise ValuelensError(
+                        f"a stored answer vanished from {self._store.path} during the run; "
+                        "rerun to send it again"
+                    )
+                lean = _lean(response)
+                for index in (plan.first[key], *plan.copies.get(key, ())):
+                    yield index, RunResult(key, requests[index], lean, None, True, 0)
+
+    async def _sent(
+        self, requests: Sequence[Request], plan: _Plan, todo: list[tuple[int, str]]
+    ) -> AsyncIterator[tuple[int, RunResult]]:
+        deliveries: asyncio.Queue[_Delivery | None] = asyncio.Queue()
+        # A backend with slots of its own (llama.cpp) keeps a prompt cache per slot: one lane
+        # per worker. A server's prefix cache is shared: one lane, in order.
+        lanes = _Lanes(todo, self._concurrency if self._slots else 1)
+        batch = _Batch(requests, lanes, plan.copies, _StoreWriter(self._store), deliveries)
+        sender = asyncio.create_task(self._send_all(batch, len(todo)))
+        sender.add_done_callback(lambda _: deliveries.put_nowait(None))
+        try:
+            while (delivery := await deliveries.get()) is not None:
+                yield delivery
+            while not deliveries.empty():  # delivered after the end mark (not expected)
+                if (delivery := deliveries.get_nowait()) is not None:
+                    yield delivery
+            await sender  # raises what stopped the run
+        finally:
+            if not sender.done():
+                sender.cancel()
+                await asyncio.gather(sender, return_exceptions=True)
 
     async def _send_all(self, batch: _Batch, count: int) -> None:
         limiters = self._limiters()
@@ -460,8 +604,8 @@ class Runner:
         )
         batch.display = display
         workers = [
-            asyncio.create_task(self._work(batch, limiters))
-            for _ in range(min(self._concurrency, count))
+            asyncio.create_task(self._work(batch, limiters, lane))
+            for lane in range(min(self._concurrency, count))
         ]
         refresher = asyncio.create_task(self._refresh(display)) if display.active else None
         display.start()
@@ -491,12 +635,13 @@ class Runner:
             limiters.append(_Limiter(AsyncLimiter(self._tpm / 6, 10.0), by_tokens=True))
         return limiters
 
-    async def _work(self, batch: _Batch, limiters: list[_Limiter]) -> None:
+    async def _work(self, batch: _Batch, limiters: list[_Limiter], lane: int) -> None:
         stats = self.stats
-        for index in batch.pending:
+        while (item := batch.pending.take(lane)) is not None:
+            index, key = item
             started_at = time.time()
-            outcome = await self._attempt(batch.requests[index], limiters)
-            batch.outcomes[batch.keys[index]] = outcome
+            request = batch.requests[index]
+            outcome = await self._attempt(request, limiters)
             stats.n_sent += 1
             stats.attempts += outcome.attempts
             if outcome.response is None:
@@ -508,7 +653,8 @@ class Runner:
                 stats.completion_tokens += outcome.response.usage.completion_tokens
             if self._notes is not None:
                 self._take_notes(batch)
-            await batch.writer.add(self._row(batch, index, outcome, started_at))
+            await batch.writer.add(self._row(key, request, outcome, started_at))
+            batch.deliver(index, outcome.result(key, request))
 
     def _take_notes(self, batch: _Batch) -> None:
         if self._notes is None:
@@ -522,15 +668,15 @@ class Runner:
             elif batch.display is not None:
                 batch.display.note(note)
 
-    def _row(self, batch: _Batch, index: int, outcome: _Outcome, started_at: float) -> Row:
-        request = batch.requests[index]
+    def _row(self, key: str, request: Request, outcome: _Outcome, started_at: float) -> Row:
         response = outcome.response
         usage = response.usage if response is not None else None
         return (
-            batch.keys[index],
+            key,
             0 if response is None else 1,
             self._model,
-            batch.canonical[index],
+            # Computed again rather than kept from the key: only requests in flight hold it.
+            canonical_request(request, self._identity),
             json.dumps(request.metadata, default=str) if request.metadata else None,
             None if response is None else response_to_json(response),
             outcome.error,

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Literal, TextIO
 
-from pydantic import BaseModel
+from pydantic import BaseModel, JsonValue, ValidationError
 
 from valuelens._errors import ValuelensError
-from valuelens._rundir import reason
+from valuelens._rundir import reason, write_atomic
 from valuelens.models import Response, TokenLogprob, Usage
+from valuelens.models._base import JsonObject
 
 SCHEMA_VERSION = 1
 _LOOKUP_CHUNK = 500
+_BUSY_TIMEOUT_MS = 30_000
 
 _CREATE = """
 CREATE TABLE IF NOT EXISTS results (
@@ -76,9 +80,9 @@ class ResultRecord(BaseModel):
     key: str
     ok: bool
     model: str
-    request: dict[str, Any]
-    metadata: dict[str, Any] | None
-    response: dict[str, Any] | None
+    request: JsonObject
+    metadata: JsonObject | None
+    response: JsonObject | None
     error: str | None
     attempts: int
     prompt_tokens: int
@@ -132,7 +136,11 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool | None = None) -> None:
-        """Open (or create, with its parent folders) the store at `path`.
+        """Open the store at `path`; a missing file is created with its first result.
+
+        Until something is written, a new store is only a promise: lookups find nothing and
+        no file (or folder) exists, so a dry run leaves no trace. Whether the file could be
+        created is checked here, before anything is sent.
 
         Args:
             path: the SQLite file.
@@ -147,19 +155,51 @@ class Store:
         """
         self.path = Path(path)
         self._lock = threading.Lock()
+        self._closed = False
+        self._used: dict[str, None] = {}
         self.read_only = bool(read_only)
+        self._db: sqlite3.Connection | None = None
         if read_only:
             self._db = self._open_read_only()
-            return
+        elif self.path.exists():
+            self._db = self._open_existing(required=read_only is False)
+        else:
+            self._check_creatable()
+
+    def _open_existing(self, *, required: bool) -> sqlite3.Connection:
+        """Open an existing file for writing, or (unless `required`) for reading."""
         try:
-            self._db = self._open_for_writing()
+            return self._open_for_writing()
         except _CannotWrite as error:
-            if read_only is False or not self.path.is_file():
-                raise ValuelensError(
-                    f"cannot create or write the store {self.path}: {error}"
-                ) from None
+            if required or not self.path.is_file():
+                raise self._cannot_write(error) from None
             self.read_only = True
-            self._db = self._open_read_only()
+            return self._open_read_only()
+
+    def _cannot_write(self, error: _CannotWrite) -> ValuelensError:
+        return ValuelensError(f"cannot create or write the store {self.path}: {error}")
+
+    def _check_creatable(self) -> None:
+        """Raise unless the file could be created: its nearest existing folder is writable."""
+        folder = self.path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise self._cannot_write(_CannotWrite(f"{folder} is not a folder"))
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise self._cannot_write(_CannotWrite(_why_not_writable(folder, None)))
+
+    def _connection(self, *, create: bool = False) -> sqlite3.Connection | None:
+        """The open database; None while a new store has nothing (call with the lock held).
+
+        A store that did not exist when opened is opened once another process has created
+        it, or (with `create`) created now.
+        """
+        if self._closed:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        if self._db is None and (create or self.path.is_file()):
+            self._db = self._open_existing(required=create)
+        return self._db
 
     def _open_for_writing(self) -> sqlite3.Connection:
         try:
@@ -178,13 +218,16 @@ class Store:
             raise ValuelensError(f"cannot use {self.path} as a store: {error}") from None
 
     def _setup(self, db: sqlite3.Connection) -> None:
+        # First, so that several processes opening the shared store at once wait for each
+        # other's locks instead of failing with "database is locked".
+        db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         self._check_version(db)
         db.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a commit survives the process being killed (not a power cut), and
         # commits do not wait for fsync.
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=10000")
         db.execute(_CREATE)
+        # Always written: it also proves the file takes writes (a read-only one fails here).
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _check_version(self, db: sqlite3.Connection) -> None:
@@ -241,32 +284,50 @@ class Store:
         return db
 
     def lookup(self, keys: Iterable[str]) -> dict[str, Response]:
-        """The finished responses among `keys` (failed or unknown keys are absent)."""
+        """The finished responses among `keys` (failed or unknown keys are absent).
+
+        Every key asked for is remembered (see `used_keys`): these are the requests of the
+        run that opened the store.
+        """
+        wanted = list(keys)
+        self._used.update(dict.fromkeys(wanted))
         found: dict[str, Response] = {}
-        for key, text in self._select("key, response", keys):
+        for key, text in self._select("key, response", wanted):
             found[key] = response_from_json(text)
         return found
 
+    def used_keys(self) -> list[str]:
+        """The keys `lookup` or `finished` was asked for since the store was opened, first use first.
+
+        These are the requests of the run that opened the store (and of its estimates).
+        """
+        return list(self._used)
+
     def finished(self, keys: Iterable[str]) -> set[str]:
-        """Which of `keys` have a finished response (cheaper than `lookup`)."""
-        return {row[0] for row in self._select("key", keys)}
+        """Which of `keys` have a finished response (cheaper than `lookup`; also remembered)."""
+        wanted = list(keys)
+        self._used.update(dict.fromkeys(wanted))
+        return {row[0] for row in self._select("key", wanted)}
 
     def get(self, key: str) -> Response | None:
         """The finished response for `key`, if any."""
         return self.lookup([key]).get(key)
 
-    def _select(self, columns: str, keys: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+    def _select(self, columns: str, keys: Iterable[str]) -> Iterator[tuple[str, str]]:
         wanted = list(keys)
         for start in range(0, len(wanted), _LOOKUP_CHUNK):
             chunk = wanted[start : start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
             query = f"SELECT {columns} FROM results WHERE ok = 1 AND key IN ({marks})"
             with self._lock:
-                rows = self._db.execute(query, chunk).fetchall()
+                db = self._connection()
+                rows = [] if db is None else db.execute(query, chunk).fetchall()
             yield from rows
 
     def write_rows(self, rows: list[Row]) -> None:
         """Insert or update result rows in one transaction (the runner's write path).
+
+        The first rows written to a new store create its file.
 
         Raises:
             ValuelensError: when the store was opened read-only.
@@ -276,24 +337,42 @@ class Store:
                 f"the store {self.path} is read-only here; new results cannot be recorded "
                 "(copy the run to a writable folder to finish it)"
             )
+        if not rows:
+            return
         with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.executemany(_UPSERT, rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            db = self._connection(create=True)
+            assert db is not None  # created above
+            _in_transaction(db, lambda: db.executemany(_UPSERT, rows))
 
-    def records(self, *, ok: bool | None = None) -> Iterator[ResultRecord]:
-        """Every stored result, oldest first; only successes or failures when `ok` is given."""
-        query = f"SELECT {_COLUMNS} FROM results"
-        arguments: tuple[int, ...] = ()
+    def records(
+        self, *, ok: bool | None = None, keys: Iterable[str] | None = None
+    ) -> Iterator[ResultRecord]:
+        """Every stored result, oldest first.
+
+        Args:
+            ok: only successes (True) or failures (False); None: both.
+            keys: only these keys; None: every key.
+        """
+        if keys is not None:
+            wanted = list(dict.fromkeys(keys))
+            for start in range(0, len(wanted), _LOOKUP_CHUNK):
+                chunk = wanted[start : start + _LOOKUP_CHUNK]
+                marks = ",".join("?" * len(chunk))
+                yield from self._records(f"key IN ({marks})", tuple(chunk), ok)
+            return
+        yield from self._records("1 = 1", (), ok)
+
+    def _records(
+        self, where: str, arguments: tuple[str, ...], ok: bool | None
+    ) -> Iterator[ResultRecord]:
+        query = f"SELECT {_COLUMNS} FROM results WHERE {where}"
         if ok is not None:
-            query += " WHERE ok = ?"
-            arguments = (int(ok),)
+            query += f" AND ok = {int(ok)}"
         with self._lock:
-            cursor = self._db.execute(query + " ORDER BY finished_at, rowid", arguments)
+            db = self._connection()
+            if db is None:
+                return
+            cursor = db.execute(query + " ORDER BY finished_at, rowid", arguments)
         while True:
             with self._lock:
                 rows = cursor.fetchmany(_LOOKUP_CHUNK)
@@ -304,15 +383,77 @@ class Store:
     def counts(self) -> tuple[int, int]:
         """(finished, failed) numbers of stored requests."""
         with self._lock:
-            row = self._db.execute(
+            db = self._connection()
+            if db is None:
+                return 0, 0
+            row = db.execute(
                 "SELECT COALESCE(SUM(ok), 0), COUNT(*) - COALESCE(SUM(ok), 0) FROM results"
             ).fetchone()
         return int(row[0]), int(row[1])
 
+    def by_model(self) -> list[ModelCount]:
+        """How many answers and failures the store holds per model and endpoint."""
+        query = """
+            SELECT model, COALESCE(json_extract(request, '$.backend.endpoint'), ''),
+                   COALESCE(SUM(ok), 0), COUNT(*) - COALESCE(SUM(ok), 0)
+            FROM results GROUP BY 1, 2 ORDER BY 1, 2
+        """
+        with self._lock:
+            db = self._connection()
+            rows = [] if db is None else db.execute(query).fetchall()
+        return [
+            ModelCount(model, endpoint or None, ok, failed) for model, endpoint, ok, failed in rows
+        ]
+
+    def delete(self, *, model: str | None = None) -> int:
+        """Remove every result, or those of `model`; returns how many were removed.
+
+        Args:
+            model: `kind:name` as `by_model` lists it (`openai:gpt-4o-mini`), or the name
+                alone (`gpt-4o-mini`, any kind); None removes everything.
+        """
+        self._refuse_if_read_only("nothing can be removed")
+        where, arguments = "1 = 1", tuple[str, ...]()
+        if model is not None:
+            # the whole `kind:name`, or the name after the kind
+            where = "model = ? OR substr(model, instr(model, ':') + 1) = ?"
+            arguments = (model, model)
+        with self._lock:
+            db = self._connection()
+            if db is None:
+                return 0
+            cursor = _in_transaction(
+                db, lambda: db.execute(f"DELETE FROM results WHERE {where}", arguments)
+            )
+        return int(cursor.rowcount)
+
+    def merge(self, records: Iterable[ResultRecord]) -> MergeCounts:
+        """Add `records` (e.g. another store's export); never replace a different answer.
+
+        A record whose key is not stored is added; one whose answer is already stored is
+        counted as unchanged; one that would replace a different answer is kept out and
+        counted as a conflict. A stored failure is replaced by an imported success.
+        """
+        self._refuse_if_read_only("nothing can be imported")
+        counts = MergeCounts()
+        for chunk in _chunks(records, _LOOKUP_CHUNK):
+            stored = {r.key: r for r in self.records(keys=[r.key for r in chunk])}
+            rows = [
+                _row(record) for record in chunk if counts.count(record, stored.get(record.key))
+            ]
+            self.write_rows(rows)
+        return counts
+
+    def _refuse_if_read_only(self, what: str) -> None:
+        if self.read_only:
+            raise ValuelensError(f"the store {self.path} is read-only here; {what}")
+
     def close(self) -> None:
         """Close the file."""
         with self._lock:
-            self._db.close()
+            self._closed = True
+            if self._db is not None:
+                self._db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -326,6 +467,95 @@ class Store:
         self.close()
 
 
+@dataclass(frozen=True)
+class ModelCount:
+    """The stored results of one model at one endpoint (see `Store.by_model`)."""
+
+    model: str
+    endpoint: str | None
+    answers: int
+    failures: int
+
+
+@dataclass
+class MergeCounts:
+    """What `Store.merge` did with each imported record."""
+
+    added: int = 0
+    unchanged: int = 0
+    replaced_failures: int = 0
+    conflicts: int = 0
+    skipped_failures: int = 0
+
+    def count(self, record: ResultRecord, stored: ResultRecord | None) -> bool:
+        """Count `record` against the `stored` one; True when it should be written."""
+        if not record.ok:
+            write = stored is None
+            self.skipped_failures += not write
+            self.added += write
+            return write
+        if stored is None or not stored.ok:
+            self.replaced_failures += stored is not None
+            self.added += stored is None
+            return True
+        if _same_answer(record, stored):
+            self.unchanged += 1
+        else:
+            self.conflicts += 1
+        return False
+
+
+def _same_answer(one: ResultRecord, other: ResultRecord) -> bool:
+    """The same text and token probabilities (timings and raw payloads may differ)."""
+    first, second = one.response or {}, other.response or {}
+    return all(first.get(name) == second.get(name) for name in ("text", "logprobs"))
+
+
+def _in_transaction(db: sqlite3.Connection, work: Callable[[], sqlite3.Cursor]) -> sqlite3.Cursor:
+    # IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so two
+    # processes writing the shared store never deadlock on a lock upgrade.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        cursor = work()
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return cursor
+
+
+def _chunks(records: Iterable[ResultRecord], size: int) -> Iterator[list[ResultRecord]]:
+    chunk: list[ResultRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _row(record: ResultRecord) -> Row:
+    def dumped(value: JsonValue) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False)
+
+    return (
+        record.key,
+        int(record.ok),
+        record.model,
+        json.dumps(record.request, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
+        dumped(record.metadata),
+        dumped(record.response),
+        record.error,
+        record.attempts,
+        record.prompt_tokens,
+        record.completion_tokens,
+        record.latency_s,
+        record.started_at,
+        record.finished_at,
+    )
+
+
 class _CannotWrite(Exception):
     """The store's folder or file refuses writes (the message says why)."""
 
@@ -335,15 +565,15 @@ def _is_write_refusal(error: sqlite3.OperationalError) -> bool:
     return "readonly" in text or "read-only" in text or "unable to open" in text
 
 
-def _why_not_writable(folder: Path, error: sqlite3.OperationalError) -> str:
+def _why_not_writable(folder: Path, error: sqlite3.OperationalError | None) -> str:
     """`read-only file system` or `permission denied` when the folder says so, else SQLite's."""
-    if not os.access(folder, os.W_OK):
+    if not os.access(folder, os.W_OK) or error is None:
         read_only_fs = os.statvfs(folder).f_flag & os.ST_RDONLY
         return "read-only file system" if read_only_fs else "permission denied"
     return str(error)
 
 
-def _record(row: tuple[Any, ...]) -> ResultRecord:
+def _record(row: Row) -> ResultRecord:
     return ResultRecord(
         key=row[0],
         ok=bool(row[1]),
@@ -359,3 +589,83 @@ def _record(row: tuple[Any, ...]) -> ResultRecord:
         started_at=row[11],
         finished_at=row[12],
     )
+
+
+EXPORT_FORMAT = "valuelens-cache-export"
+"""The first line of an export file names its format (`{"format": ..., "version": 1}`)."""
+_EXPORT_VERSION = 1
+
+
+def export_records(records: Iterable[ResultRecord], path: str | os.PathLike[str]) -> int:
+    """Write `records` as JSON Lines (gzip-compressed when `path` ends in `.gz`).
+
+    The first line names the format; each further line is one `ResultRecord`. The file is
+    written atomically.
+
+    Returns:
+        The number of records written.
+    """
+    written = 0
+
+    def write(temporary: Path) -> None:
+        nonlocal written
+        with _open_text(temporary, "w", gzipped=str(path).endswith(".gz")) as stream:
+            header = {"format": EXPORT_FORMAT, "version": _EXPORT_VERSION}
+            stream.write(json.dumps(header) + "\n")
+            for record in records:
+                stream.write(record.model_dump_json() + "\n")
+                written += 1
+
+    write_atomic(path, write)
+    return written
+
+
+def read_export(path: str | os.PathLike[str]) -> Iterator[ResultRecord]:
+    """The records of a file `export_records` wrote.
+
+    Raises:
+        ValuelensError: naming the file and line, when it is not such a file.
+    """
+    source = Path(path)
+    try:
+        with _open_text(source, "r", gzipped=source.suffix == ".gz") as stream:
+            _check_export_header(source, stream.readline())
+            for number, line in enumerate(stream, start=2):
+                if line.strip():
+                    yield _export_line(source, number, line)
+    except (OSError, EOFError, UnicodeDecodeError) as error:
+        raise ValuelensError(f"cannot read {source}: {error}") from None
+
+
+def _check_export_header(source: Path, line: str) -> None:
+    try:
+        header = json.loads(line)
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise ValuelensError(
+            f"{source}, line 1: not a valuelens cache export (written by `valuelens cache "
+            "export`, whose first line names the format)"
+        )
+    if header.get("version", 0) > _EXPORT_VERSION:
+        raise ValuelensError(f"{source} was written by a newer valuelens; upgrade it")
+
+
+def _export_line(source: Path, number: int, line: str) -> ResultRecord:
+    try:
+        return ResultRecord.model_validate_json(line)
+    except ValidationError as error:
+        problem = error.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"]) or "the line"
+        raise ValuelensError(
+            f"{source}, line {number}: {where}: {problem['msg']} (each line is one stored "
+            "result: key, ok, model, request, response, ...)"
+        ) from None
+
+
+def _open_text(path: Path, mode: Literal["r", "w"], *, gzipped: bool) -> TextIO:
+    if not gzipped:
+        return path.open(mode, encoding="utf-8")
+    if mode == "r":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return gzip.open(path, "wt", encoding="utf-8")

@@ -5,6 +5,7 @@
 the summary against its kind's model and writes everything atomically.
 """
 
+from valuelens.runs._annotate import ANNOTATION, AnnotationSummary
 from valuelens.runs._directory import (
     MANIFEST_FILE,
     SUMMARY_FILE,
@@ -19,6 +20,7 @@ from valuelens.runs._directory import (
     read_summary,
     write_run,
 )
+from valuelens.runs._harms import HARMS, HarmsSummary
 from valuelens.runs._summary import (
     COMPASS,
     DEFAULT_KIND,
@@ -41,17 +43,21 @@ from valuelens.runs._summary import (
 )
 
 __all__ = [
+    "ANNOTATION",
     "COMPASS",
     "DEFAULT_KIND",
+    "HARMS",
     "MANIFEST_FILE",
     "RUN_KINDS",
     "SCHEMA_VERSION",
     "SUMMARY_FILE",
     "SUMMARY_MODELS",
     "VALUE_ACTION",
+    "AnnotationSummary",
     "Bootstrap",
     "CompassAnswersSummary",
     "CompassSummary",
+    "HarmsSummary",
     "Manifest",
     "PredictRunSummary",
     "PredictScoresSummary",

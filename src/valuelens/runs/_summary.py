@@ -204,12 +204,53 @@ class ValueActionSummary(_Evaluated, _Scored):
     duplicates: str | None = None
     rescored_on_common_pairs: bool | None = None
     """Set by `compare` on a run it rescored on the pairs every run scored."""
+    sensitivity_effects: dict[str, dict[str, dict[str, Any]]] | None = None
+    """{task: {factor: {estimate, ci, p} or {note}}}: what each prompt factor does (several
+    variants only; `metrics/_sensitivity.py`)."""
+    n_flips_stated: int | None = None
+    n_flips_action: int | None = None
+    flip_rate_stated: float | None = None
+    flip_rate_action: float | None = None
+    position_bias: float | None = None
+    """The share of Task 2 answers that chose the option shown first (both orders asked)."""
+    position_bias_ci: Interval = None
+    position_bias_p: float | None = None
+    position_bias_n: int | None = None
+    position_bias_note: str | None = None
+    alignment_rate_position_corrected: float | None = None
+    alignment_rate_position_corrected_ci: Interval = None
+    n_pairs_position_corrected: int | None = None
+    n_pairs_changed_by_position_correction: int | None = None
 
 
 class ValueActionResponsesSummary(_Evaluated):
     """An `evaluate` run that asked the model but could not score (one task only)."""
 
     kind: Literal["value-action-responses"] = "value-action-responses"
+
+
+class CompassGroup(BaseModel):
+    """One level of a respondent group in a compass run (e.g. gender = Woman)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    alignment_rate: float | None = None
+    alignment_rate_ci: Interval = None
+    distance: float | None = None
+    n_respondents: int | None = None
+    n_cells: int | None = None
+    few_respondents: bool | None = None
+
+
+class CompassDirection(BaseModel):
+    """How often people endorse a value the model rejects, and the reverse."""
+
+    model_config = ConfigDict(extra="allow")
+
+    value: str
+    n_cells: int | None = None
+    people_endorse_model_rejects: int | None = None
+    people_reject_model_endorses: int | None = None
 
 
 class CompassSummary(_Scored):
@@ -243,6 +284,18 @@ class CompassSummary(_Scored):
     distance_by_scenario: ByName = None
     ranking_scenarios: list[str] | None = None
     scenarios_version: str | None = None
+    group_by: list[str] | None = None
+    """The survey columns the alignment is broken down by (`compass score --by`)."""
+    min_respondents: int | None = None
+    alignment_by_group: dict[str, dict[str, CompassGroup]] | None = None
+    """Per grouping column and level: the alignment of that level's respondents."""
+    n_groups_few_respondents: int | None = None
+    directions_total: Counts = None
+    """Compared (cell, value) pairs where people endorse and the model rejects, and back."""
+    directions_top: list[CompassDirection] | None = None
+    """The values whose two directions differ most, over all compared cells."""
+    demographic_spellings: dict[str, dict[str, str]] | None = None
+    """Per demographic column: {answer as written: as read} where the spacing was normalised."""
 
 
 class CompassAnswersSummary(RunSummary):

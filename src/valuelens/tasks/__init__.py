@@ -84,8 +84,12 @@ from valuelens.tasks._records import (
     StatedRecord,
 )
 from valuelens.tasks._registry import (
+    Ask,
+    Evaluation,
+    EvaluationScope,
     Task,
     TaskSpec,
+    evaluation_task_names,
     get_task,
     register_task,
     select_tasks,
@@ -99,7 +103,10 @@ __all__ = [
     "ActionPair",
     "ActionRecord",
     "ActionTask",
+    "Ask",
     "CompassTask",
+    "Evaluation",
+    "EvaluationScope",
     "GenerateTask",
     "GeneratedAction",
     "GenerationStatus",
@@ -116,6 +123,7 @@ __all__ = [
     "action_task",
     "compass_prompt",
     "compass_task",
+    "evaluation_task_names",
     "generate_task",
     "get_task",
     "predict_items",
@@ -128,3 +136,8 @@ __all__ = [
     "task_names",
     "unregister_task",
 ]
+
+# Tasks that register themselves on import (their modules need the registry above).
+from valuelens.tasks import _annotate as _annotate
+from valuelens.tasks import _harms as _harms
+from valuelens.tasks import _open as _open

@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from valuelens._errors import ValuelensError
-from valuelens.data import parse_action_text
+from valuelens.data import parse_action_text, same_action
 from valuelens.models import Request
 from valuelens.prompts import (
     GENERATE_VARIANTS,
@@ -53,8 +53,10 @@ GENERATED_COLUMNS = [
     "within_length",
     "single_sentence",
     "attributions_found",
+    "sides_differ",
     "error",
 ]
+_PAIR_OF_SIDES = ["country", "topic", "value", "variant"]
 
 MAX_ACTION_CHARS = 400
 _FIRST_PERSON = re.compile(r"\bI\b|\b(?i:me|my|mine|myself|we|us|our|ours|ourselves)\b")
@@ -187,11 +189,31 @@ class GenerateTask:
 
         A failed request appears with parse_status `failed` (the VIA vocabulary) and its
         message in `error`, so the table can be saved and read back with `load_via`.
+        `sides_differ` is False for both actions of a pair whose positive and negative
+        actions are the same text (ignoring case and spacing); such actions are not `valid`.
         """
-        frame = records_frame(records, GENERATED_COLUMNS)
+        frame = records_frame(records, [c for c in GENERATED_COLUMNS if c != "sides_differ"])
         if len(frame):
             frame["parse_status"] = frame["parse_status"].replace({"error": "failed"})
+        frame.insert(GENERATED_COLUMNS.index("sides_differ"), "sides_differ", _sides_differ(frame))
+        frame["valid"] = frame["valid"].astype(bool) & frame["sides_differ"]
         return frame
+
+
+def _sides_differ(frame: pd.DataFrame) -> pd.Series:
+    """False for each action of a pair whose other side is the same text."""
+    if frame.empty:
+        return pd.Series(dtype=bool, index=frame.index)
+    positive = frame[frame["polarity"] == "positive"].drop_duplicates(_PAIR_OF_SIDES)
+    negative = frame[frame["polarity"] == "negative"].drop_duplicates(_PAIR_OF_SIDES)
+    both = positive.merge(negative, on=_PAIR_OF_SIDES, suffixes=("_pos", "_neg"))
+    same = {
+        tuple(row[_PAIR_OF_SIDES])
+        for _, row in both.iterrows()
+        if same_action(row["action_pos"], row["action_neg"])
+    }
+    keys = frame[_PAIR_OF_SIDES].itertuples(index=False, name=None)
+    return pd.Series([key not in same for key in keys], index=frame.index, dtype=bool)
 
 
 def _checks(

@@ -3,12 +3,15 @@
 A task is configured once by a factory (options are checked there) and then builds requests
 and parses the runner's results into records (`Task`). `register_task` adds one under a name;
 its template contract (`valuelens.prompts.TemplateContract`) goes to `load_templates`, which
-checks a user's template folder against it.
+checks a user's template folder against it. A task registered with an `Evaluation` also runs in
+`valuelens evaluate --tasks stated,action,NAME`: the hook says how to build its requests from
+the evaluation's scope (`EvaluationScope`), which table its records become and which summary
+entries they add.
 
 Example:
     >>> from valuelens.tasks import get_task, task_names
     >>> task_names()
-    ('generate', 'stated', 'action', 'predict', 'compass')
+    ('generate', 'stated', 'action', 'predict', 'compass', 'annotate', 'harms', 'open')
     >>> stated = get_task("stated").create(variants="0,2")
     >>> get_task("stated").record.__name__
     'StatedRecord'
@@ -16,14 +19,21 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
 
 from valuelens._errors import ValuelensError
 from valuelens.data._compass_llm import ValueAnswer
 from valuelens.models import Request
-from valuelens.prompts import TemplateContract, register_template_contract, template_contract
+from valuelens.prompts import (
+    TemplateContract,
+    TemplateSet,
+    register_template_contract,
+    template_contract,
+)
 from valuelens.prompts._contracts import unregister_template_contract
 from valuelens.tasks._action import action_task
 from valuelens.tasks._compass import compass_task
@@ -31,6 +41,7 @@ from valuelens.tasks._generate import generate_task
 from valuelens.tasks._predict import PredictRecord, predict_task
 from valuelens.tasks._records import ActionRecord, GeneratedAction, ResultLike, StatedRecord
 from valuelens.tasks._stated import stated_task
+from valuelens.taxonomy import Taxonomy
 
 
 @runtime_checkable
@@ -47,6 +58,77 @@ class Task(Protocol):
 
 
 @dataclass(frozen=True)
+class EvaluationScope:
+    """What `valuelens evaluate` hands a registered task: the run's scope, data and settings.
+
+    Attributes:
+        countries: the selected countries, in the taxonomy's order; likewise `topics`, `values`.
+        taxonomy: the run's taxonomy (values with their definitions and types).
+        actions: the VIA actions of the scope (the table `valuelens.data.load_via` returns:
+            one row per country, topic, value and polarity) when the task's evaluation
+            `needs_actions`, else None. In a dry run before generation they are stand-ins of
+            typical length.
+        templates: the template set the task was configured with (None: built-in).
+        settings: the run's settings: `model`, `temperature`, `seed`, `scoring`.
+    """
+
+    countries: tuple[str, ...]
+    topics: tuple[str, ...]
+    values: tuple[str, ...]
+    taxonomy: Taxonomy
+    actions: pd.DataFrame | None = None
+    templates: TemplateSet | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Ask(Protocol):
+    """Send requests through the evaluation's runner (cache, retries, rate limit) and await them.
+
+    With `model` (a model spec, e.g. a judge's), they go to that model instead, through a
+    session the evaluation opens on first use (same cache, limits and usage count); its base
+    URLs come from `--judge-base-url`.
+    """
+
+    def __call__(
+        self, requests: Sequence[Request], /, *, model: str | None = None
+    ) -> Awaitable[Sequence[ResultLike]]:
+        """The results of `requests`, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How `valuelens evaluate` runs a registered task next to Task 1 and Task 2.
+
+    The task is configured by its factory with those of `templates`, `taxonomy`,
+    `temperature`, `seed` and `scoring` that the factory accepts. By default its `requests` are
+    sent once, each result goes through the task's `parse` (a record or a list of records), and
+    the records become the table (`task.to_frame(records)` when the task has one, else one row
+    per record's fields). A task that needs more than one round (say, a judge reading the
+    model's answers) gives `run` instead, which may `ask` as often as it needs.
+
+    Attributes:
+        requests: the task's (first) requests for the scope; a dry run counts these.
+        table: the run-directory table its records become (default `responses_<name>`).
+        needs_actions: the task reads `scope.actions` (generated first when no VIA file is
+            available, as for Task 2).
+        summarize: summary entries computed from the table (new keys only), e.g. a mean a
+            registered measure (`valuelens.metrics.register_measure`) shows.
+        run: the whole evaluation of the task, `await run(task, scope, ask)` -> the table.
+    """
+
+    requests: Callable[[Any, EvaluationScope], list[Request]]
+    table: str = ""
+    needs_actions: bool = False
+    summarize: Callable[[pd.DataFrame], Mapping[str, Any]] | None = None
+    run: Callable[[Any, EvaluationScope, Ask], Awaitable[pd.DataFrame]] | None = None
+
+    def table_name(self, task: str) -> str:
+        """The table the task's records become in the run directory."""
+        return self.table or f"responses_{task}"
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """A registered task.
 
@@ -57,6 +139,7 @@ class TaskSpec:
         contract: which template files it needs and the variables they receive; None for a
             task without templates.
         description: one line for listings.
+        evaluation: how `valuelens evaluate` runs it; None for a task evaluate does not run.
     """
 
     name: str
@@ -64,6 +147,7 @@ class TaskSpec:
     record: type
     contract: TemplateContract | None = field(default=None, repr=False)
     description: str = ""
+    evaluation: Evaluation | None = field(default=None, repr=False)
 
     def create(self, **options: Any) -> Task:
         """The configured task: `factory(**options)`."""
@@ -81,6 +165,7 @@ def register_task(
     contract: TemplateContract | None = None,
     description: str = "",
     replace: bool = False,
+    evaluation: Evaluation | None = None,
 ) -> TaskSpec:
     """Add a task under `name`; its template contract becomes known to `load_templates`.
 
@@ -91,6 +176,7 @@ def register_task(
         contract: its template contract (`contract.task` must be `name`); None for none.
         description: one line for listings.
         replace: allow replacing a task already registered under `name`.
+        evaluation: how `valuelens evaluate --tasks ...,NAME` runs it (None: evaluate refuses it).
 
     Returns:
         The registered spec.
@@ -106,7 +192,7 @@ def register_task(
                 f"task {name!r} came with the template contract of {contract.task!r}"
             )
         register_template_contract(contract, replace=replace)
-    spec = TaskSpec(name, factory, record, contract, description)
+    spec = TaskSpec(name, factory, record, contract, description, evaluation)
     _TASKS[name] = spec
     return spec
 
@@ -135,6 +221,11 @@ def get_task(name: str) -> TaskSpec:
 def task_names() -> tuple[str, ...]:
     """The registered task names, in registration order."""
     return tuple(_TASKS)
+
+
+def evaluation_task_names() -> tuple[str, ...]:
+    """The registered tasks that declare how `valuelens evaluate` runs them (`Evaluation`)."""
+    return tuple(name for name, spec in _TASKS.items() if spec.evaluation is not None)
 
 
 def select_tasks(

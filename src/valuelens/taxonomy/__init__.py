@@ -3,7 +3,7 @@
 Example:
     >>> from valuelens.taxonomy import load_taxonomy
     >>> tax = load_taxonomy()
-    >>> len(tax.values), tax.resolve_country("United  States")
+    >>> len(tax.values), tax.resolve_country("united  states")
     (56, 'United States')
 """
 
@@ -13,7 +13,8 @@ from valuelens.taxonomy._taxonomy import (
     Topic,
     Value,
     load_taxonomy,
+    name_key,
     normalize_name,
 )
 
-__all__ = ["Country", "Taxonomy", "Topic", "Value", "load_taxonomy", "normalize_name"]
+__all__ = ["Country", "Taxonomy", "Topic", "Value", "load_taxonomy", "name_key", "normalize_name"]

@@ -28,11 +28,30 @@ _MAX_DEPTH = 32
 _MAX_NODES = 200_000
 _Model = TypeVar("_Model", bound=BaseModel)
 _MATCH_CHARS = 100  # longer unknown names get no "did you mean" (difflib is quadratic)
+# Schwartz's four higher-order groups of the ten motivational types (hedonism, which he places
+# between openness and self-enhancement, is counted with openness as in the ESS scoring).
+HIGHER_ORDER = {
+    "Power": "Self-Enhancement",
+    "Achievement": "Self-Enhancement",
+    "Hedonism": "Openness to Change",
+    "Stimulation": "Openness to Change",
+    "Self-Direction": "Openness to Change",
+    "Universalism": "Self-Transcendence",
+    "Benevolence": "Self-Transcendence",
+    "Tradition": "Conservation",
+    "Conformity": "Conservation",
+    "Security": "Conservation",
+}
 
 
 def normalize_name(name: str) -> str:
-    """Collapse runs of whitespace and strip the ends; names are otherwise matched exactly."""
+    """Collapse runs of whitespace and strip the ends (the spelling a name is stored with)."""
     return _SPACES.sub(" ", str(name)).strip()
+
+
+def name_key(name: str) -> str:
+    """The key names are matched by: case and runs of whitespace do not matter."""
+    return normalize_name(name).casefold()
 
 
 def shown(value: object, limit: int = 60) -> str:
@@ -104,8 +123,8 @@ class Taxonomy(BaseModel):
             ("country", self.countries),
             ("topic", self.topics),
         ):
-            counts = Counter(item.name for item in items)
-            dupes = sorted(name for name, count in counts.items() if count > 1)
+            counts = Counter(name_key(item.name) for item in items)
+            dupes = sorted({i.name for i in items if counts[name_key(i.name)] > 1})
             if dupes:
                 raise ValueError(f"duplicate {axis} names: {', '.join(dupes)}")
         return self
@@ -125,6 +144,14 @@ class Taxonomy(BaseModel):
         """Topic names in taxonomy order."""
         return [t.name for t in self.topics]
 
+    @cached_property
+    def name_index(self) -> dict[str, dict[str, str]]:
+        """Per axis, matching key (see `name_key`) -> canonical name."""
+        return {
+            axis: {name_key(name): name for name in self.names(axis)}
+            for axis in ("country", "topic", "value")
+        }
+
     def names(self, axis: Axis) -> list[str]:
         """Names along one axis (`country`, `topic` or `value`)."""
         return {
@@ -134,17 +161,19 @@ class Taxonomy(BaseModel):
         }[axis]
 
     def resolve(self, axis: Axis, name: str) -> str:
-        """Return the canonical name, or raise a one-line error that lists close matches."""
-        known = self.names(axis)
-        cleaned = normalize_name(name)
-        if cleaned in known:
-            return cleaned
+        """Return the canonical name, or raise a one-line error that lists close matches.
+
+        Case and runs of whitespace are ignored: `india` and ` UNITED  states` resolve to
+        `India` and `United States`.
+        """
+        by_key = self.name_index[axis]
+        key = name_key(name)
+        if key in by_key:
+            return by_key[key]
         close: list[str] = []
-        if len(cleaned) <= _MATCH_CHARS:
-            close = difflib.get_close_matches(cleaned, known, n=3, cutoff=0.6)
-        if not close:
-            folded = {k.casefold(): k for k in known}
-            close = [folded[cleaned.casefold()]] if cleaned.casefold() in folded else []
+        if len(key) <= _MATCH_CHARS:
+            matches = difflib.get_close_matches(key, list(by_key), n=3, cutoff=0.6)
+            close = [by_key[m] for m in matches]
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownNameError(f"unknown {axis} {shown(str(name))}{hint}")
 
@@ -176,10 +205,14 @@ class Taxonomy(BaseModel):
         """Motivational type of a value ('' when unknown)."""
         return next((v.type for v in self.values if v.name == name), "")
 
+    def value_group(self, name: str) -> str:
+        """Higher-order group of a value's type (`HIGHER_ORDER`; '' for a type outside it)."""
+        return HIGHER_ORDER.get(self.value_type(name), "")
+
     def extended(self, other: dict[str, Any], *, replace: bool = False) -> Taxonomy:
         """A new taxonomy with `other`'s axes added (or, with `replace`, substituted).
 
-        Items whose name is already present are skipped when adding.
+        Items whose name is already present (in any case) are skipped when adding.
 
         Raises:
             ValuelensError: `other` is not a valid taxonomy file (one line naming the entry).
@@ -200,8 +233,9 @@ class Taxonomy(BaseModel):
             if replace:
                 axes[axis] = items
             else:
-                existing = {item.name for item in axes[axis]}
-                axes[axis] = [*axes[axis], *(i for i in items if i.name not in existing)]
+                existing = {name_key(item.name) for item in axes[axis]}
+                added = [i for i in items if name_key(i.name) not in existing]
+                axes[axis] = [*axes[axis], *added]
         version = extra.version if extra.version is not None else f"{self.version}+custom"
         return _validated(Taxonomy, {"version": version, **axes}, f"invalid taxonomy in {source}")
 

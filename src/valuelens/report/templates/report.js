@@ -150,8 +150,15 @@
       next.disabled = state.page >= pages - 1;
     }
 
+    // The side of a pair (1 = disagree / chose negative) as computed from the unrounded score;
+    // item[at] is absent in pages written before it existed: fall back to the rounded score.
+    function sideOf(item, at, score) {
+      if (item.length > at) return item[at];
+      return item[score] === null ? null : (item[score] >= 0.5 ? 1 : 0);
+    }
+
     function renderAction(side, polarity, item) {
-      var chosenPolarity = item[4] === null ? null : (item[4] >= 0.5 ? "negative" : "positive");
+      var chosenPolarity = sideOf(item, 12, 4) === null ? null : (sideOf(item, 12, 4) ? "negative" : "positive");
       var box = el("div", "action " + polarity + (chosenPolarity === polarity ? " chosen" : ""));
       var head = el("h5");
       head.appendChild(el("span", null, polarity === "positive" ? "Positive action (expresses the value)" : "Negative action (resists the value)"));
@@ -194,8 +201,9 @@
       head.appendChild(el("span", "item-title", data.values[item[2]]));
       head.appendChild(el("span", "item-scenario", data.countryNames[item[0]] + " · " + data.topicNames[item[1]]));
       var stated = item[3];
-      head.appendChild(el("span", "badge", "stated " + fmt(stated, 2) + (stated === null ? "" : stated >= 0.5 ? " (disagree)" : " (agree)")));
-      head.appendChild(el("span", "badge", item[4] === null ? "no choice" : "chose " + (item[4] >= 0.5 ? "negative" : "positive") + (item[4] > 0 && item[4] < 1 ? " (" + fmt(item[4], 2) + ")" : "")));
+      var statedSide = sideOf(item, 11, 3), chosenSide = sideOf(item, 12, 4);
+      head.appendChild(el("span", "badge", "stated " + fmt(stated, 2) + (statedSide === null ? "" : statedSide ? " (disagree)" : " (agree)")));
+      head.appendChild(el("span", "badge", chosenSide === null ? "no choice" : "chose " + (chosenSide ? "negative" : "positive") + (item[4] > 0 && item[4] < 1 ? " (" + fmt(item[4], 2) + ")" : "")));
       if (item[5] === 1) head.appendChild(el("span", "badge mis-" + item[6], "misaligned: " + DIRECTIONS[item[6]]));
       else if (item[5] === 0) head.appendChild(el("span", "badge ok", "aligned"));
       li.appendChild(head);
