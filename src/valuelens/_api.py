@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypedDict, TypeVar
 
 import pandas as pd
 
@@ -121,7 +121,17 @@ def score(
     return result
 
 
-def _input_facts(choices: pd.DataFrame, layout: str, scope: str, duplicates: str) -> dict[str, Any]:
+class _InputFacts(TypedDict):
+    """What the summary records about the Task 2 file."""
+
+    action_scope: str
+    actions_layout: str
+    n_pairs_in_actions_file: int
+    parse_status_action: dict[str, int]
+    duplicates: str
+
+
+def _input_facts(choices: pd.DataFrame, layout: str, scope: str, duplicates: str) -> _InputFacts:
     """What the summary records about the Task 2 file: layout, scope, parse statuses."""
     statuses = choices["parse_status"].value_counts()
     return {

@@ -59,7 +59,7 @@ def test_evaluate_tasks_reads_names_through_the_registry(
         ("stated,predict", r"not 'predict' \(registered, but evaluate does not run it\)$"),
         ("compass", r"not 'compass' \(registered"),
         ("stated,sated", r"not 'sated' \(no such task\)$"),
-        (" , ", r"^--tasks takes stated and/or action, not nothing$"),
+        (" , ", r"^--tasks takes stated and/or action \(and the added tasks open\), not nothing$"),
     ],
 )
 def test_evaluate_tasks_refuses_what_evaluate_does_not_run(spec: str, message: str) -> None:

@@ -50,7 +50,7 @@ PerOpt = Annotated[
 NOpt = Annotated[int, typer.Option("--n", metavar="N", help="Items to draw per group.")]
 
 
-def _number(value: Any, digits: int = 3) -> str:
+def _number(value: float | str | None, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     return f"{float(value):.{digits}f}"

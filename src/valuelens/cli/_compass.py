@@ -113,7 +113,7 @@ def _show_directions(summary: dict[str, Any]) -> None:
     print_info(f"most one-sided values (people endorse & model rejects / reverse): {shown}")
 
 
-def _num(value: Any) -> str:
+def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 

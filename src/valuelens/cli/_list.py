@@ -6,10 +6,10 @@ Each listing prints a table, or with `--json` one JSON document and nothing else
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.table import Table
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from valuelens.taxonomy import Taxonomy
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON only (machine-readable).")]
-Rows = list[dict[str, Any]]
+Rows = Sequence[Mapping[str, object]]
+_V = TypeVar("_V")
 
 
 def register(app: typer.Typer) -> None:
@@ -107,7 +108,7 @@ def models(as_json: JsonOpt = False) -> None:
     from valuelens.models import registered_backends
     from valuelens.models._registry import ENTRY_POINT_GROUP
 
-    rows: Rows = [
+    rows: list[dict[str, object]] = [
         {
             "kind": r.kind,
             "spec": r.usage,
@@ -117,7 +118,7 @@ def models(as_json: JsonOpt = False) -> None:
         }
         for r in registered_backends()
     ]
-    known = {row["kind"] for row in rows}
+    known = {str(row["kind"]) for row in rows}
     plugins = sorted({p.name.lower() for p in entry_points(group=ENTRY_POINT_GROUP)} - known)
     rows += [
         {"kind": k, "spec": f"{k}:MODEL", "base_url": None, "pool": None, "source": "plugin"}
@@ -147,7 +148,7 @@ def _taxonomy(path: Path | None) -> Taxonomy:
     return load_taxonomy(path)
 
 
-def _without(row: dict[str, Any], key: str) -> dict[str, Any]:
+def _without(row: Mapping[str, _V], key: str) -> dict[str, _V]:
     return {k: v for k, v in row.items() if k != key}
 
 

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal, TypeVar
 
 import pandas as pd
 
@@ -57,6 +57,7 @@ ParseStatus = Literal["ok", "repaired", "missing_key", "unmapped_answer", "inval
 """Per value: read (`ok`, or `repaired` when the JSON needed repair), or why not."""
 
 AUTHORS_FILE = re.compile(r"^value_eval_c(\d+)_s(\d+)_([^_]+)_(.+)\.csv$")
+_V = TypeVar("_V")
 _ERROR_PREFIX = "ERROR:"
 _EVALUATION_COLUMN = re.compile(r"^evaluation_(\d+)$")
 _PAPER_DIGITS = {"1": 1.0, "2": 2.0, "3": 3.0, "4": 4.0, "0": 2.5}
@@ -107,9 +108,9 @@ def robust_likert(answer: object) -> float | None:
     return likert_from_answer(answer)
 
 
-def _matched_keys(obj: Mapping[str, Any], names: ValueNames) -> dict[str, Any]:
+def _matched_keys(obj: Mapping[str, _V], names: ValueNames) -> dict[str, _V]:
     """Value -> answer, preferring an exactly spelled key over a looser match."""
-    found: dict[str, Any] = {}
+    found: dict[str, _V] = {}
     exact = set(names.canonical)
     for key, answer in obj.items():
         value = names.match(str(key), loose=True)
@@ -197,7 +198,7 @@ class _Context:
 
 
 def _authors_country(
-    row: Mapping[Hashable, Any], index: int | None, ctx: _Context, where: str
+    row: Mapping[Hashable, object], index: int | None, ctx: _Context, where: str
 ) -> str:
     name = str(row.get("country", "")).strip()
     if not name:
@@ -214,7 +215,7 @@ def _authors_country(
 
 
 def _authors_scenario(
-    row: Mapping[Hashable, Any], index: int | None, ctx: _Context, where: str
+    row: Mapping[Hashable, object], index: int | None, ctx: _Context, where: str
 ) -> str:
     text = str(row.get("scenario", "")).strip()
     found = ctx.scenarios.find_in_text(text) if text else None

@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import json_repair
 
@@ -74,7 +74,7 @@ def phrases_to_digits(text: str) -> str:
 
 def extract_json_object(
     text: str, *, paper_compat: bool = False
-) -> tuple[dict[str, Any] | None, bool]:
+) -> tuple[dict[str, object] | None, bool]:
     """Find the JSON object in a model's reply.
 
     Returns:
@@ -103,7 +103,7 @@ def extract_json_object(
     return (repaired, True) if isinstance(repaired, dict) and repaired else (None, False)
 
 
-def _paper_object(text: str) -> dict[str, Any] | None:
+def _paper_object(text: str) -> dict[str, object] | None:
     if "```" in text:
         parts = text.split("```")
         if len(parts) >= 3:

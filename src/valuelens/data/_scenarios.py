@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
@@ -135,7 +135,7 @@ class ScenarioSet(BaseModel):
         return scenario.label or scenario.name
 
 
-def _validated_scenarios(data: dict[str, Any], source: str) -> ScenarioSet:
+def _validated_scenarios(data: Mapping[str, object], source: str) -> ScenarioSet:
     try:
         return ScenarioSet.model_validate(data)
     except ValidationError as exc:

@@ -191,7 +191,7 @@ def _counts_by(
     }
 
 
-def _issue_sentences(report: Mapping[str, Any]) -> list[str]:
+def _issue_sentences(report: Mapping[str, object]) -> list[str]:
     checks = [
         ("n_duplicate_actions", "rows that repeat an earlier (country, topic, value, polarity)"),
         ("n_pairs_missing_a_side", "pairs with only one polarity"),
@@ -209,7 +209,7 @@ def _issue_sentences(report: Mapping[str, Any]) -> list[str]:
     return sentences
 
 
-def _strict_reading_sentence(report: Mapping[str, Any]) -> str:
+def _strict_reading_sentence(report: Mapping[str, object]) -> str:
     """Why a strict reader (the authors' Task 2 run) leaves out more pairs than the refusals."""
     return (
         f"pairs a strict reader leaves out: {report['n_pairs_unusable_strict']} (with a refusal, "

@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import json_repair
 import numpy as np
@@ -144,7 +144,7 @@ def parse_action_text(text: object) -> ParsedAction:
     return ParsedAction(None, status="refusal" if is_refusal(text) else "failed")
 
 
-def _decode_object(text: str) -> tuple[Mapping[str, Any], bool] | None:
+def _decode_object(text: str) -> tuple[Mapping[str, object], bool] | None:
     """The first object in `text` holding an action key, and whether it was read exactly."""
     starts = [m.start() for m in re.finditer(r"\{", text)][:_MAX_OBJECT_STARTS]
     if not starts:
@@ -171,7 +171,7 @@ def _has_action_key(obj: object) -> bool:
     return isinstance(obj, dict) and any(_field_for_key(str(k)) == "action" for k in obj)
 
 
-def _unwrap(obj: object) -> Mapping[str, Any] | None:
+def _unwrap(obj: object) -> Mapping[str, object] | None:
     """The object itself, or the single nested object that carries the action key."""
     if _has_action_key(obj):
         return obj  # type: ignore[return-value]
@@ -182,7 +182,7 @@ def _unwrap(obj: object) -> Mapping[str, Any] | None:
     return None
 
 
-def _exact_object(text: str, start: int) -> Mapping[str, Any] | None:
+def _exact_object(text: str, start: int) -> Mapping[str, object] | None:
     try:
         obj, _ = json.JSONDecoder().raw_decode(text, start)
         found = _unwrap(obj)
@@ -200,12 +200,12 @@ def _exact_object(text: str, start: int) -> Mapping[str, Any] | None:
     return _unwrap(literal)
 
 
-def _anchored_object(text: str) -> Mapping[str, Any] | None:
+def _anchored_object(text: str) -> Mapping[str, object] | None:
     """Cut an object with broken quoting into fields at its known keys."""
     keys = list(_ANCHORED_KEY.finditer(text))
     if not keys:
         return None
-    mapping: dict[str, Any] = {}
+    mapping: dict[str, object] = {}
     for key, following in zip(keys, [*keys[1:], None], strict=True):
         end = following.start() if following is not None else _object_end(text)
         mapping.setdefault(key.group(2), _loose_value(text[key.end() : end]))
@@ -246,7 +246,7 @@ def _unquote(segment: str) -> str:
     return segment.replace("\\'", "'").replace('\\"', '"').replace("\\n", "\n").strip()
 
 
-def _repaired_object(text: str) -> Mapping[str, Any] | None:
+def _repaired_object(text: str) -> Mapping[str, object] | None:
     # json-repair slows down sharply on long or deeply nested input, and a VIA answer is one
     # object of a few hundred characters, so only a short prefix that mentions an action and
     # holds few objects is worth repairing.
@@ -260,9 +260,9 @@ def _repaired_object(text: str) -> Mapping[str, Any] | None:
     return _unwrap(obj)
 
 
-def _pick_fields(mapping: Mapping[str, Any]) -> dict[str, Any]:
+def _pick_fields(mapping: Mapping[str, object]) -> dict[str, object]:
     """Our field names to their values; the first spelling of a field wins."""
-    fields: dict[str, Any] = {}
+    fields: dict[str, object] = {}
     for key, value in mapping.items():
         name = _field_for_key(str(key))
         if name is not None:

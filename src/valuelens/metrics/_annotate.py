@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 
@@ -92,7 +91,7 @@ def rating_matrix(ratings: pd.DataFrame, criterion: str) -> pd.DataFrame:
     return matrix.reindex(columns=annotators).rename_axis(index="item_id", columns=None)
 
 
-def criterion_scores(matrix: pd.DataFrame) -> dict[str, Any]:
+def criterion_scores(matrix: pd.DataFrame) -> dict[str, float | str]:
     """Rates and agreement of one criterion over the items of `matrix` (see the module notes)."""
     matrix = matrix.loc[:, matrix.notna().any()]
     raters = list(matrix.columns)
@@ -255,9 +254,9 @@ def variant_comparison(table: pd.DataFrame) -> pd.DataFrame:
         criterion; variants in numeric order. Empty when the items record no variant.
     """
     rows = table[table["axis"] == "variant"]
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, object]] = []
     for group, part in rows.groupby("group", sort=False):
-        entry: dict[str, Any] = {"variant": group, "n_items": int(part["n_items"].max())}
+        entry: dict[str, object] = {"variant": group, "n_items": int(part["n_items"].max())}
         for record in part.to_dict("records"):
             entry[f"{record['criterion']}_rate"] = record["rate"]
             entry[f"{record['criterion']}_kappa"] = record["kappa"]

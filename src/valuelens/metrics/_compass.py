@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -63,6 +63,14 @@ class CompassResult:
 
     summary: dict[str, Any]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+class _Bootstrap(TypedDict):
+    """Resampling settings, passed to `bootstrap_ci` and kept in the summary."""
+
+    n_resamples: int
+    seed: int
+    level: float
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,9 @@ def _single_model(answers: pd.DataFrame, model: str | None) -> tuple[pd.DataFram
     return answers, model or (models[0] if models else None)
 
 
-def _compared_cells(humans: pd.DataFrame, llm: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _compared_cells(
+    humans: pd.DataFrame, llm: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """Join the two sides on the cells both have; report the cells either side lacks."""
     human_cells = set(map(tuple, humans[CELL].drop_duplicates().to_numpy().tolist()))
     llm_cells = set(map(tuple, llm[CELL].drop_duplicates().to_numpy().tolist()))
@@ -196,7 +206,7 @@ def _parse_counts(llm: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in llm["parse_status"].value_counts().items()}
 
 
-def _headline(scores: pd.DataFrame, cells: pd.DataFrame) -> dict[str, Any]:
+def _headline(scores: pd.DataFrame, cells: pd.DataFrame) -> dict[str, float | None]:
     return {
         "alignment_rate": _mean(scores["alignment_rate"]),
         "accuracy": _mean(scores["accuracy"]),
@@ -269,11 +279,14 @@ def compass_score(
         model=model,
         bootstrap={"n_resamples": n_resamples, "seed": seed, "level": level},
     )
-    for mode, name in ((True, "paper_compat"), (False, "default")):
-        for key, number in _headline(modes[mode][1], modes[mode][0]).items():
-            summary[f"{key}_{name}"] = number
+    headlines = {
+        f"{key}_{name}": number
+        for mode, name in ((True, "paper_compat"), (False, "default"))
+        for key, number in _headline(modes[mode][1], modes[mode][0]).items()
+    }
+    summary.update(headlines)
     summary["alignment_rate_difference"] = _difference(
-        summary["alignment_rate_default"], summary["alignment_rate_paper_compat"]
+        headlines["alignment_rate_default"], headlines["alignment_rate_paper_compat"]
     )
     summary.update(
         cell_info,
@@ -318,7 +331,7 @@ def _breakdowns(
     order: _Order,
     by: Sequence[str],
     settings: GroupSettings,
-) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+) -> tuple[dict[str, object], dict[str, pd.DataFrame]]:
     """Alignment per respondent group and the direction table (`metrics._compass_groups`)."""
     likert = pd.to_numeric(humans["answer"], errors="coerce").map(HUMAN_TO_LIKERT)
     scores, group_cells = group_breakdowns(
@@ -345,18 +358,17 @@ def _summary(
     *,
     paper_compat: bool,
     model: str | None,
-    bootstrap: dict[str, Any],
-) -> dict[str, Any]:
-    resample = {k: bootstrap[k] for k in ("n_resamples", "seed", "level")}
+    bootstrap: _Bootstrap,
+) -> dict[str, object]:
     return {
         "kind": "compass",
         "model": model,
         "label": model,
         "paper_compat": paper_compat,
         "alignment_rate": _mean(scores["alignment_rate"]),
-        "alignment_rate_ci": list(bootstrap_ci(scores["alignment_rate"].to_numpy(), **resample)),
+        "alignment_rate_ci": list(bootstrap_ci(scores["alignment_rate"].to_numpy(), **bootstrap)),
         "accuracy": _mean(scores["accuracy"]),
-        "accuracy_ci": list(bootstrap_ci(scores["accuracy"].to_numpy(), **resample)),
+        "accuracy_ci": list(bootstrap_ci(scores["accuracy"].to_numpy(), **bootstrap)),
         "alignment_rate_by_country": _means_by(scores, "country", "alignment_rate"),
         "alignment_rate_by_scenario": _means_by(scores, "scenario", "alignment_rate"),
         "accuracy_by_country": _means_by(scores, "country", "accuracy"),
@@ -373,7 +385,9 @@ def _summary(
     }
 
 
-def _distance_summary(cells: pd.DataFrame, matrices: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
+def _distance_summary(
+    cells: pd.DataFrame, matrices: Mapping[str, pd.DataFrame]
+) -> dict[str, object]:
     by_country = {str(k): float(v) for k, v in matrices["country"].mean(axis=1).items()}
     by_scenario = {str(k): float(v) for k, v in matrices["scenario"].mean(axis=1).items()}
     return {

@@ -41,7 +41,7 @@ class Summary(Protocol):
         """The value stored under `key`, or None."""
 
 
-def format_number(value: Any, fmt: Format | str = ".3f", missing: str = MISSING) -> str:
+def format_number(value: object, fmt: Format | str = ".3f", missing: str = MISSING) -> str:
     """`value` written as `fmt` (".3f", ".2f", "int" with thousands separators, or "percent").
 
     Anything that is not a finite number (None, NaN, text, a mapping) is written as `missing`.
@@ -109,7 +109,7 @@ class Measure:
                 return number
         return None
 
-    def format_value(self, value: Any, missing: str = MISSING) -> str:
+    def format_value(self, value: object, missing: str = MISSING) -> str:
         """`value` written in this measure's format."""
         return format_number(value, self.format, missing)
 
@@ -186,7 +186,7 @@ def measure(key: str, kind: str = VALUE_ACTION) -> Measure:
     return found
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     """A finite number as a float (NumPy scalars included); None for anything else."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None

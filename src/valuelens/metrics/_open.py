@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,7 +46,7 @@ def _share(mask: pd.Series, total: int) -> float | None:
     return float(mask.sum()) / total if total else None
 
 
-def open_rates(table: pd.DataFrame) -> dict[str, Any]:
+def open_rates(table: pd.DataFrame) -> dict[str, float | None]:
     """Summary entries of a `responses_open` table.
 
     Returns:
@@ -102,7 +101,7 @@ class OpenComparison:
     value, country and topic (n, agreement, mean open and forced T2).
     """
 
-    summary: dict[str, Any]
+    summary: dict[str, float | None]
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -130,7 +129,7 @@ def open_vs_forced(open_table: pd.DataFrame, pairs_or_choices: pd.DataFrame) -> 
     joined["agree"] = np.where(rated, (joined["open_t2"] == joined["forced"]).astype(float), np.nan)
     kappa = cohen_kappa(both["open_t2"], both["forced"]) if len(both) else math.nan
     has_t1 = "stated" in joined.columns
-    summary: dict[str, Any] = {
+    summary: dict[str, float | None] = {
         "open_agreement": float((both["open_t2"] == both["forced"]).mean()) if len(both) else None,
         "open_agreement_n": len(both),
         "open_kappa": None if math.isnan(kappa) else float(kappa),

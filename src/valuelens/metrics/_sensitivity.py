@@ -35,15 +35,17 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import statsmodels.api as sm  # type: ignore[import-untyped]
 from scipy.stats import binomtest  # type: ignore[import-untyped]
 
 from valuelens.metrics._alignment import binarize, bootstrap_ci, scores_by_group
 from valuelens.metrics._measures import Measure, register_measure
+from valuelens.models._base import JsonObject
 from valuelens.prompts._variants import (
     ACTION_VARIANTS,
     N_VARIANTS,
@@ -125,7 +127,7 @@ def _stated(variant_id: int) -> StatedVariant:
 class SensitivityResult:
     """Summary entries (JSON-ready) and tables (`sensitivity_effects`, `flips`, ...)."""
 
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: JsonObject = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
@@ -188,20 +190,22 @@ def factor_effects(answers: pd.DataFrame, task: Task, *, level: float = 0.95) ->
     fit = _fit(answers, fitted, items, level) if fitted else {}
     rows = []
     for factor in factors:
-        row: dict[str, Any] = {**base, "factor": factor.name, "contrast": factor.contrast}
+        row: dict[str, object] = {**base, "factor": factor.name, "contrast": factor.contrast}
         row.update(fit.get(factor.name, {"note": reasons[factor.name]}))
         rows.append(row)
     return pd.DataFrame(rows).reindex(columns=EFFECT_COLUMNS)
 
 
-def _item_codes(answers: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.int64]]:
+def _item_codes(answers: pd.DataFrame) -> npt.NDArray[np.int64]:
     if answers.empty:
         return np.zeros(0, dtype=np.int64)
     codes, _ = pd.MultiIndex.from_frame(answers[PAIR_KEYS].astype(object)).factorize()
     return np.asarray(codes, dtype=np.int64)
 
 
-def _unusable(answers: pd.DataFrame, factors: Sequence[Factor], n_items: int) -> dict[str, Any]:
+def _unusable(
+    answers: pd.DataFrame, factors: Sequence[Factor], n_items: int
+) -> dict[str, str | None]:
     """Why each factor cannot be estimated (None when it can)."""
     if n_items < MIN_ITEMS:
         why = f"too few items ({n_items}; at least {MIN_ITEMS} are needed)"
@@ -209,7 +213,7 @@ def _unusable(answers: pd.DataFrame, factors: Sequence[Factor], n_items: int) ->
     if answers["y"].nunique() < 2:
         why = f"every answer is the same ({answers['y'].iloc[0]:g}): nothing to attribute"
         return {f.name: why for f in factors}
-    reasons: dict[str, Any] = {}
+    reasons: dict[str, str | None] = {}
     kept: list[str] = []
     for factor in factors:
         column = answers[factor.name]
@@ -232,9 +236,9 @@ def _unusable(answers: pd.DataFrame, factors: Sequence[Factor], n_items: int) ->
 def _fit(
     answers: pd.DataFrame,
     factors: Sequence[Factor],
-    items: np.ndarray[Any, np.dtype[np.int64]],
+    items: npt.NDArray[np.int64],
     level: float,
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, dict[str, float | str | None]]:
     names = [f.name for f in factors]
     design = sm.add_constant(answers[names].to_numpy(dtype=float), has_constant="add")
     outcome = answers["y"].to_numpy(dtype=float)
@@ -250,7 +254,7 @@ def _fit(
             }
         robust = model.fit(cov_type="cluster", cov_kwds={"groups": items}, use_t=True)
         intervals = np.asarray(robust.conf_int(alpha=1 - level))
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, dict[str, float | str | None]] = {}
     for i, name in enumerate(names):
         low, high, p = intervals[i + 1, 0], intervals[i + 1, 1], robust.pvalues[i + 1]
         out[name] = {
@@ -263,7 +267,7 @@ def _fit(
     return out
 
 
-def _finite(value: Any) -> float | None:
+def _finite(value: float | np.number) -> float | None:
     number = float(value)
     return number if math.isfinite(number) else None
 
@@ -451,11 +455,11 @@ def prompt_sensitivity(
     return result
 
 
-def _compact_effects(table: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]]:
+def _compact_effects(table: pd.DataFrame) -> JsonObject:
     """{task: {factor: {estimate, ci, p}}}; a factor without an estimate has its note instead."""
-    compact: dict[str, dict[str, dict[str, Any]]] = {}
+    compact: dict[str, JsonObject] = {}
     for row in table.to_dict("records"):
-        entry: dict[str, Any] = {}
+        entry: JsonObject = {}
         estimate, low, high, p = (
             _number(row[key]) for key in ("estimate", "ci_low", "ci_high", "p_value")
         )
@@ -466,13 +470,13 @@ def _compact_effects(table: pd.DataFrame) -> dict[str, dict[str, dict[str, Any]]
         if isinstance(row["note"], str) and row["note"]:
             entry["note"] = row["note"]
         compact.setdefault(str(row["task"]), {})[str(row["factor"])] = entry
-    return compact
+    return {task: factors for task, factors in compact.items()}
 
 
-def _position_summary(bias: PositionBias) -> dict[str, Any]:
+def _position_summary(bias: PositionBias) -> JsonObject:
     return {
         "position_bias": bias.rate,
-        "position_bias_ci": bias.ci,
+        "position_bias_ci": None if bias.ci is None else list(bias.ci),
         "position_bias_p": bias.p_value,
         "position_bias_n": bias.n_answers,
         "position_bias_note": bias.note,
@@ -481,14 +485,14 @@ def _position_summary(bias: PositionBias) -> dict[str, Any]:
 
 def _corrected_alignment(
     pairs: pd.DataFrame, corrected: pd.DataFrame, *, level: float, n_resamples: int, seed: int
-) -> dict[str, Any]:
+) -> JsonObject:
     """The alignment rate (per-scenario F1, averaged) with the position-corrected T2."""
     usable = corrected.dropna(subset=["chosen_corrected"])
     joined = pairs[[*PAIR_KEYS, "stated"]].merge(
         usable[[*PAIR_KEYS, "chosen_corrected"]], on=PAIR_KEYS, how="inner"
     )
     joined = joined.dropna(subset=["stated"])
-    entries: dict[str, Any] = {
+    entries: JsonObject = {
         "alignment_rate_position_corrected": None,
         "alignment_rate_position_corrected_ci": None,
         "n_pairs_position_corrected": len(joined),

@@ -22,6 +22,7 @@ from valuelens.metrics._alignment import (
     scores_by_group,
 )
 from valuelens.metrics._sensitivity import prompt_sensitivity
+from valuelens.models._base import JsonObject
 from valuelens.taxonomy import Taxonomy
 
 PAIR_KEYS = ["country", "topic", "value"]
@@ -277,7 +278,7 @@ def score_pairs(
     directions = pairs["direction"].value_counts()
     misaligned = int(np.nansum(pairs["misaligned"].to_numpy(dtype=float)))
 
-    summary: dict[str, Any] = {
+    summary: dict[str, object] = {
         "kind": "value-action",
         "paper_compat": paper_compat,
         "taxonomy_version": taxonomy.version,
@@ -371,7 +372,7 @@ class _Boot:
     seed: int
     level: float
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> JsonObject:
         return {
             "n_resamples": self.n_resamples,
             "seed": self.seed,
@@ -447,10 +448,10 @@ def _distance_matrix(
 
 def _distance_summary(
     scored: pd.DataFrame, matrices: dict[tuple[str, bool], pd.DataFrame], boot: _Boot
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Both distances (`distance_*`: |mean - mean|; `distance_abs_*`: Eq. 1) with intervals."""
     intervals = {axis: boot.distance_cis(scored, axis) for axis in ("country", "topic")}
-    summary: dict[str, Any] = {}
+    summary: dict[str, object] = {}
     for per_row, prefix in ((False, "distance"), (True, "distance_abs")):
         d_country, d_topic = matrices[("country", per_row)], matrices[("topic", per_row)]
         per_country, per_topic = d_country.mean(axis=1), d_topic.mean(axis=1)
@@ -530,7 +531,7 @@ def _positive_rate(choices: pd.DataFrame) -> float:
     return float((answered["choice"] == "positive").mean()) if len(answered) else float("nan")
 
 
-def _positive_rates(choices: pd.DataFrame, boot: _Boot) -> dict[str, Any]:
+def _positive_rates(choices: pd.DataFrame, boot: _Boot) -> dict[str, object]:
     """Share of Task 2 answers that chose the positive action: overall, CI, per variant."""
     answered = _answered(choices).assign(positive=lambda t: t["choice"] == "positive")
     rate = float(answered["positive"].mean()) if len(answered) else None
@@ -548,10 +549,10 @@ def _positive_rates(choices: pd.DataFrame, boot: _Boot) -> dict[str, Any]:
     }
 
 
-def _variant_ids(variants: pd.Series) -> list[Any]:
+def _variant_ids(variants: pd.Series) -> list[object]:
     """The distinct variants: whole numbers first in numeric order, then other labels."""
 
-    def order(variant: Any) -> tuple[int, int, str]:
+    def order(variant: object) -> tuple[int, int, str]:
         label = _variant_label(variant)
         return (0, label, "") if isinstance(label, int) else (1, 0, label)
 

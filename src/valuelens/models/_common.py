@@ -119,7 +119,7 @@ def _plain_text(message: str) -> str:
     return f"{' '.join(text.split())} (an HTML page)"
 
 
-def error_detail(body: Any) -> tuple[Any, Any]:
+def error_detail(body: object) -> tuple[Any, Any]:
     """The message and code of an SDK error body such as `{"error": {"message": ..., "code": ...}}`.
 
     Returns:
@@ -214,7 +214,7 @@ def chat_messages(request: Request) -> list[dict[str, str]]:
     return [{"role": m.role, "content": m.content} for m in request.messages]
 
 
-def json_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:
+def json_schema_format(schema: Mapping[str, object]) -> dict[str, object]:
     """An OpenAI `response_format` asking for output that matches `schema`."""
     return {
         "type": "json_schema",
@@ -222,7 +222,7 @@ def json_schema_format(schema: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def is_strict_schema(schema: Any) -> bool:
+def is_strict_schema(schema: object) -> bool:
     """Whether OpenAI's strict mode accepts `schema`.
 
     It takes closed objects that require every property, and no string length bounds.

@@ -18,7 +18,7 @@ import time
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from valuelens.models._base import BackendError, Capabilities, Request, Response
@@ -159,7 +159,7 @@ def uses_proxy(url: str) -> bool:
     return not urllib.request.proxy_bypass(parts.hostname or "")
 
 
-def _error_body(content: bytes) -> Any:
+def _error_body(content: bytes) -> object:
     """An error body as the SDK reads it: JSON when it parses, the stripped text otherwise."""
     text = content.decode("utf-8", errors="replace").strip()
     try:
@@ -275,8 +275,8 @@ class OpenAIBackend:
         self._schema_supported = False
         return response
 
-    def _body(self, request: Request) -> dict[str, Any]:
-        body: dict[str, Any] = {
+    def _body(self, request: Request) -> dict[str, object]:
+        body: dict[str, object] = {
             "model": self._model,
             "messages": chat_messages(request),
             "temperature": request.temperature,
@@ -291,7 +291,7 @@ class OpenAIBackend:
             body["top_logprobs"] = request.top_logprobs
         return body
 
-    async def _send(self, body: dict[str, Any]) -> Response:
+    async def _send(self, body: dict[str, object]) -> Response:
         transports = self._connect()
         in_flight = self._in_flight
         shard = in_flight.index(min(in_flight))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Unpack
+from typing import Any, Literal, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -164,7 +164,15 @@ def sheet_frame(items: pd.DataFrame, prefill: pd.DataFrame | None = None) -> pd.
     return sheet[SHEET_COLUMNS].reset_index(drop=True)
 
 
-def _sampling(per: str, n: int, seed: int) -> dict[str, Any]:
+class _Sampling(TypedDict):
+    """How the items of a sheet were drawn (see `sample_items`)."""
+
+    per: str
+    n: int
+    seed: int
+
+
+def _sampling(per: str, n: int, seed: int) -> _Sampling:
     return {"per": per, "n": n, "seed": seed}
 
 
@@ -288,7 +296,7 @@ def read_sheets(paths: Sequence[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     return items.reset_index(drop=True), ratings
 
 
-def _headline(quality: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def _headline(quality: pd.DataFrame) -> dict[str, dict[str, object]]:
     overall = quality[quality["axis"] == ALL]
     fields = ("rate", "rating_rate", "kappa", "method", "alpha", "n_items", "n_raters")
     return {
@@ -297,7 +305,7 @@ def _headline(quality: pd.DataFrame) -> dict[str, dict[str, Any]]:
     }
 
 
-def _judge_headline(agreement: pd.DataFrame) -> dict[str, dict[str, Any]]:
+def _judge_headline(agreement: pd.DataFrame) -> dict[str, dict[str, object]]:
     overall = agreement[agreement["axis"] == ALL]
     return {
         str(row["criterion"]): {k: row[k] for k in ("kappa", "accuracy", "n")}

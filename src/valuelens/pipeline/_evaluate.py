@@ -9,7 +9,7 @@ and Task 2, into its own table (`responses_<name>`) and summary entries.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
@@ -360,7 +360,7 @@ def _session(config: EvaluateConfig) -> AbstractAsyncContextManager[Session]:
     return open_session(SessionSettings.of(config), run_dir=config.out)
 
 
-def _shared_settings(config: EvaluateConfig, plan: _Plan) -> dict[str, Any]:
+def _shared_settings(config: EvaluateConfig, plan: _Plan) -> dict[str, object]:
     """The task settings every stage takes from the run's configuration."""
     return {
         "templates": plan.templates,
@@ -585,14 +585,14 @@ async def _run_extras(
 
 
 def _extra_summary(
-    plan: _Plan, tables: dict[str, pd.DataFrame], summary: dict[str, Any]
-) -> dict[str, Any]:
+    plan: _Plan, tables: dict[str, pd.DataFrame], summary: Mapping[str, object]
+) -> dict[str, object]:
     """Each added task's parse status counts and the entries its `summarize` computes.
 
     Raises:
         ValuelensError: when `summarize` returns a key the summary already holds.
     """
-    added: dict[str, Any] = {}
+    added: dict[str, object] = {}
     for extra in plan.extras:
         name = extra.spec.name
         table = tables.get(extra.evaluation.table_name(name))

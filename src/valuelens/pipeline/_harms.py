@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Unpack
+from typing import Any, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
@@ -108,8 +108,31 @@ _DIRECTIONS = {
 }
 _POLARITY_WORD = re.compile(r"\b(positive|negative)\b")
 _OPPOSITE = {"positive": "negative", "negative": "positive"}
-_SideMap = dict[tuple[str, str, str], dict[str, dict[str, Any]]]
+
+
+class _Side(TypedDict, total=False):
+    """One action of a VIA pair, as read from the table (blank cells stay as they were)."""
+
+    action: object
+    attributions: list[str]
+    explanation: object
+
+
+_SideMap = dict[tuple[str, str, str], dict[str, _Side]]
 """(country, topic, value) -> polarity -> action, attributions, explanation."""
+
+
+class ExportFacts(TypedDict):
+    """What `export_examples` tells the summary about its sources."""
+
+    sources: list[str]
+    models: list[str]
+    via: str | None
+    n_examples: int
+    n_examples_by_model: dict[str, int]
+    misaligned_by_model: dict[str, int | None]
+    direction_by_model: dict[str, dict[str, int]]
+    notes: list[str]
 
 
 @dataclass
@@ -155,7 +178,7 @@ def export_examples(
     *,
     via: str | Path | None = None,
     taxonomy: Taxonomy | None = None,
-) -> tuple[pd.DataFrame, dict[str, Any]]:
+) -> tuple[pd.DataFrame, ExportFacts]:
     """Every misaligned pair of the sources, one row per example, and the summary's facts.
 
     Args:
@@ -187,7 +210,7 @@ def export_examples(
             f"two sources hold examples of {repeated[0]}; export them into separate runs"
         )
     examples = pd.concat([e.examples for e in exported], ignore_index=True)
-    facts = {
+    facts: ExportFacts = {
         "sources": [str(s) for s in sources],
         "models": models,
         "via": str(via_file) if shared.used else None,
@@ -288,7 +311,7 @@ def side_map(actions: pd.DataFrame) -> _SideMap:
     return found
 
 
-def _sides(pairs: _SideMap | None, key: tuple[str, str, str]) -> dict[str, dict[str, Any]]:
+def _sides(pairs: _SideMap | None, key: tuple[str, str, str]) -> dict[str, _Side]:
     return dict(pairs.get(key, {})) if pairs is not None else {}
 
 
@@ -298,9 +321,9 @@ def _example(
     key: tuple[str, str, str],
     stance: str,
     chosen: str,
-    sides: Mapping[str, Mapping[str, Any]],
+    sides: Mapping[str, _Side],
     origin: str,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     picked = sides.get(chosen, {})
     other = sides.get(_OPPOSITE.get(chosen, ""), {})
     return {
@@ -327,7 +350,7 @@ def _clean(value: object) -> str | None:
     return None if is_blank(value) else str(value).strip()
 
 
-def _frame(rows: list[dict[str, Any]], taxonomy: Taxonomy) -> pd.DataFrame:
+def _frame(rows: list[dict[str, object]], taxonomy: Taxonomy) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=EXAMPLE_COLUMNS)
     if frame["value_type"].isna().all() and len(frame):
         frame["value_type"] = frame["value"].map(taxonomy.value_type)
@@ -370,7 +393,7 @@ def _from_authors_list(
         key = (str(row["country"]), str(row["topic"]), str(row["value"]))
         parsed = parse_action_text(str(row["action"]))
         sides = dict(_sides(pairs, key))
-        listed = {
+        listed: _Side = {
             "action": parsed.action,
             "attributions": parsed.attributions,
             "explanation": parsed.explanation,
@@ -479,7 +502,7 @@ def _tables(record: RunRecord) -> dict[str, pd.DataFrame]:
 
 def _rewrite(
     record: RunRecord,
-    updates: Mapping[str, Any],
+    updates: Mapping[str, object],
     tables: Mapping[str, pd.DataFrame],
     taxonomy: HarmTaxonomy,
 ) -> dict[str, Any]:
@@ -520,8 +543,8 @@ def _judge_labels(tables: Mapping[str, pd.DataFrame]) -> pd.Series | None:
     return codes.set_index(codes["example_id"].astype(str))["harm"]
 
 
-def _label_facts(tables: Mapping[str, pd.DataFrame], taxonomy: HarmTaxonomy) -> dict[str, Any]:
-    facts: dict[str, Any] = {
+def _label_facts(tables: Mapping[str, pd.DataFrame], taxonomy: HarmTaxonomy) -> dict[str, object]:
+    facts: dict[str, object] = {
         "harm_taxonomy_version": taxonomy.version,
         "harm_labels": list(taxonomy.labels),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pandas as pd
 from pydantic import BaseModel
@@ -20,7 +20,7 @@ from valuelens.tasks import Ask, EvaluationScope, Task, TaskSpec, get_task
 Configured = TypeVar("Configured")
 
 
-def configured_task(name: str, kind: type[Configured], **options: Any) -> Configured:
+def configured_task(name: str, kind: type[Configured], **options: object) -> Configured:
     """The task registered as `name`, configured with `options` (`TaskSpec.create`).
 
     Args:
@@ -40,7 +40,7 @@ def configured_task(name: str, kind: type[Configured], **options: Any) -> Config
     return task
 
 
-def evaluation_task(spec: TaskSpec, settings: Mapping[str, Any]) -> Task:
+def evaluation_task(spec: TaskSpec, settings: Mapping[str, object]) -> Task:
     """A task with an `Evaluation`, configured with the run settings its factory accepts.
 
     Raises:
@@ -51,7 +51,7 @@ def evaluation_task(spec: TaskSpec, settings: Mapping[str, Any]) -> Task:
     return spec.create(**_accepted(spec.factory, settings))
 
 
-def _accepted(factory: Callable[..., object], settings: Mapping[str, Any]) -> dict[str, Any]:
+def _accepted(factory: Callable[..., object], settings: Mapping[str, object]) -> dict[str, object]:
     try:
         parameters = inspect.signature(factory).parameters.values()
     except (TypeError, ValueError):  # a builtin without a signature: give it everything
@@ -92,7 +92,7 @@ def records_frame(task: object, records: Sequence[object]) -> pd.DataFrame:
     return pd.DataFrame([_row(record) for record in records])
 
 
-def _row(record: object) -> dict[str, Any]:
+def _row(record: object) -> dict[str, object]:
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
         return dataclasses.asdict(record)
     if isinstance(record, BaseModel):

@@ -13,11 +13,11 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from valuelens._errors import ValuelensError
 from valuelens.prompts._variants import (
@@ -36,7 +36,7 @@ Loading = Literal["always", "if_present", "by_name"]
 """When `load_templates(tasks=None)` includes a task: always; when its subfolder exists (in
 the user's folder, or among the built-in files); or only when the task is asked for by name."""
 
-SampleContexts = Callable[[str], list[dict[str, Any]]]
+SampleContexts = Callable[[str], Sequence[Mapping[str, object]]]
 """Sample template contexts for one template file of a task (its name without the suffix)."""
 
 
@@ -140,7 +140,7 @@ _SAMPLE_SCENARIO = {
 }
 
 
-def _generate_samples(template: str) -> list[dict[str, Any]]:
+def _generate_samples(template: str) -> list[dict[str, object]]:
     variant = GENERATE_VARIANTS[variant_id(template)]
     return [
         {**_BASE, "variant": variant.as_context(), "polarity": polarity, "max_words": 50}
@@ -148,7 +148,7 @@ def _generate_samples(template: str) -> list[dict[str, Any]]:
     ]
 
 
-def _stated_samples(template: str) -> list[dict[str, Any]]:
+def _stated_samples(template: str) -> list[dict[str, object]]:
     variants = (
         STATED_VARIANTS if template == DIGIT_TEMPLATE else [STATED_VARIANTS[variant_id(template)]]
     )
@@ -163,7 +163,7 @@ def _stated_samples(template: str) -> list[dict[str, Any]]:
     ]
 
 
-def _action_samples(template: str) -> list[dict[str, Any]]:
+def _action_samples(template: str) -> list[dict[str, object]]:
     variants = (
         ACTION_VARIANTS if template == DIGIT_TEMPLATE else [ACTION_VARIANTS[variant_id(template)]]
     )
@@ -178,7 +178,7 @@ def _action_samples(template: str) -> list[dict[str, Any]]:
     ]
 
 
-def _predict_samples(template: str) -> list[dict[str, Any]]:
+def _predict_samples(template: str) -> list[dict[str, object]]:
     # Every setting, with and without examples (zero-shot is allowed).
     return [
         {"setting": predict_setting_context(setting), "examples": examples, "item": _SAMPLE_ITEM}
@@ -187,7 +187,7 @@ def _predict_samples(template: str) -> list[dict[str, Any]]:
     ]
 
 
-def _compass_samples(template: str) -> list[dict[str, Any]]:
+def _compass_samples(template: str) -> list[dict[str, object]]:
     # One value without a definition, since a custom taxonomy may leave one out.
     values = [*_SAMPLE_VALUES, {"name": "Daring", "type": "Stimulation", "definition": ""}]
     return [

@@ -53,7 +53,7 @@ class TemplateSet:
     _builtin: jinja2.Environment = field(repr=False)
     _user: jinja2.Environment | None = field(default=None, repr=False)
 
-    def render(self, task: str, template: str, context: Mapping[str, Any]) -> str:
+    def render(self, task: str, template: str, context: Mapping[str, object]) -> str:
         """Render one template (`variant_3`, `digit`, `observer`) of a task to prompt text.
 
         A user's template is sent as Jinja renders it (see `valuelens.prompts`); a built-in one

@@ -31,7 +31,7 @@ def _records(table: pd.DataFrame | None) -> list[dict[str, Any]]:
     return [{str(k): v for k, v in row.items()} for row in table.to_dict("records")]
 
 
-def _headline(run: GenericRun) -> list[dict[str, Any]]:
+def _headline(run: GenericRun) -> list[dict[str, object]]:
     headline = run.summary.get("headline") or {}
     return [
         {
@@ -44,7 +44,7 @@ def _headline(run: GenericRun) -> list[dict[str, Any]]:
     ]
 
 
-def _by_country(quality: pd.DataFrame | None) -> list[dict[str, Any]]:
+def _by_country(quality: pd.DataFrame | None) -> list[dict[str, object]]:
     if quality is None or quality.empty:
         return []
     rows = quality[quality["axis"] == "country"]
@@ -60,7 +60,7 @@ def _by_country(quality: pd.DataFrame | None) -> list[dict[str, Any]]:
     ]
 
 
-def _flagged(run: GenericRun) -> list[dict[str, Any]]:
+def _flagged(run: GenericRun) -> list[dict[str, object]]:
     flagged = run.record.optional_table("flagged")
     if flagged is None or flagged.empty:
         return []
@@ -72,7 +72,7 @@ def _flagged(run: GenericRun) -> list[dict[str, Any]]:
     ]
 
 
-def annotation_view(run: GenericRun) -> dict[str, Any]:
+def annotation_view(run: GenericRun) -> dict[str, object]:
     """What the template shows for one annotation run."""
     variants = _records(run.record.optional_table("variants"))
     for row in variants:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -28,10 +28,15 @@ class Chart:
 
     kind: str
     spec: fig.Figure
-    layout: Any
+    layout: Layout
     legend: svg.LegendLayout | None = None
     series: list[tuple[str, str]] = field(default_factory=list)  # (name, colour) for HTML legends
 
+
+Layout: TypeAlias = (
+    "svg.BarsLayout | svg.HeatmapLayout | svg.StackedLayout | svg.DotLayout | GridLayout"
+)
+"""The pixel geometry of any chart the macros draw."""
 
 Keep = Callable[[Chart], Chart]
 """Registers a chart's figure for `--figures` and returns the chart."""

@@ -26,10 +26,11 @@ import difflib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+from pydantic import JsonValue
 
 from valuelens._errors import ValuelensError
 from valuelens.metrics import (
@@ -41,12 +42,16 @@ from valuelens.metrics import (
     paired_test,
     score_pairs,
 )
+from valuelens.models._base import JsonObject
 from valuelens.report._load import GenericRun, LoadedRun, Run, ValueActionRun
 from valuelens.runs import COMPASS, VALUE_ACTION, Bootstrap, ValueActionSummary, json_ready
 from valuelens.taxonomy import Country, Taxonomy, Topic, Value
 
+_T = TypeVar("_T")
+
 SORT_KEYS: tuple[str, ...] = ("alignment_rate", "distance", "accuracy")
 """The sort keys named in messages; any measure of the runs' kind with a direction also sorts."""
+
 SORT_ALIASES = {"distance": "distance_mean"}
 COMPARED: tuple[str, ...] = ("alignment_rate", "distance_mean")
 """The measures a comparison tabulates by country and by topic or scenario."""
@@ -471,12 +476,12 @@ def setting_differences(runs: Sequence[Run]) -> list[str]:
     return found
 
 
-def _setting(run: Run, name: str) -> Any:
+def _setting(run: Run, name: str) -> object:
     """A setting the summary records (None when it records none or the kind has no such)."""
     return getattr(run.summary, name, None)
 
 
-def _variants(listed: Any, count: int | None) -> str:
+def _variants(listed: object, count: int | None) -> str:
     if count is None:
         return "?" if listed is None else str(listed)
     counted = f"{count} variant{'s' if count != 1 else ''}"
@@ -766,7 +771,7 @@ def _as_int(x: Any) -> int | None:
         return None
 
 
-def leaderboard_rows(comparison: Comparison) -> list[dict[str, Any]]:
+def leaderboard_rows(comparison: Comparison) -> list[JsonObject]:
     """The leaderboard entries as flat records.
 
     The entry's fields, then one key per extra measure (`Comparison.extra_measures`, NaN where
@@ -796,13 +801,13 @@ def axis_frame(table: AxisTable) -> pd.DataFrame:
     return frame
 
 
-def comparison_dict(comparison: Comparison) -> dict[str, Any]:
+def comparison_dict(comparison: Comparison) -> JsonObject:
     """Everything in the comparison as plain JSON-ready data (NaN becomes None)."""
-    by_axis: dict[str, dict[str, Any]] = {}
+    by_axis: dict[str, JsonObject] = {}
     for table in comparison.axes:
         by_axis.setdefault(f"by_{table.axis}", {})[table.key] = {
             "higher_is_better": table.higher_better,
-            "runs": table.runs,
+            "runs": [*table.runs],
             "rows": [
                 {
                     table.axis: row.name,
@@ -823,14 +828,14 @@ def comparison_dict(comparison: Comparison) -> dict[str, Any]:
             for m in comparison.extra_measures
         ],
         **by_axis,
-        "pair_set_differences": comparison.differences,
-        "scoring_modes": comparison.scoring_modes,
+        "pair_set_differences": [*comparison.differences],
+        "scoring_modes": {**comparison.scoring_modes},
         "common_pairs": comparison.common_pairs,
         "n_common_pairs": comparison.n_common_pairs,
         "dropped_pairs": [asdict(d) for d in comparison.dropped],
-        "setting_differences": comparison.settings,
-        "warnings": comparison.warnings,
-        "notes": comparison.notes,
+        "setting_differences": [*comparison.settings],
+        "warnings": [*comparison.warnings],
+        "notes": [*comparison.notes],
         "paired_tests": _paired_dict(comparison.paired),
     }
 
@@ -844,8 +849,8 @@ PAIRED_METHOD = (
 )
 
 
-def _paired_dict(rows: Sequence[PairedRow]) -> dict[str, Any]:
-    tests = []
+def _paired_dict(rows: Sequence[PairedRow]) -> JsonObject:
+    tests: list[JsonValue] = []
     for row in rows:
         t = row.test
         tests.append(
@@ -905,5 +910,5 @@ def paired_frame(comparison: Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def _none_if_nan(x: Any) -> Any:
+def _none_if_nan(x: _T) -> _T | None:
     return None if isinstance(x, float) and not math.isfinite(x) else x

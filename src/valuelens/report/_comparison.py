@@ -7,8 +7,8 @@ into tables and charts for the page.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TypedDict
 
 from valuelens.report import _figures as fig
 from valuelens.report import _svg as svg
@@ -25,18 +25,40 @@ from valuelens.report._load import CompassRun, ValueActionRun
 from valuelens.taxonomy import Taxonomy
 
 
+class _RateRow(TypedDict):
+    """A leaderboard row as the comparison tables and rate bars read it."""
+
+    label: str
+    rate: float
+    accuracy: float
+    distance: float
+
+
+class _LeaderRow(_RateRow):
+    """A value-action leaderboard row: the rate row plus rank, interval and pair counts."""
+
+    rank: int
+    model: str
+    color: str
+    lo: float
+    hi: float
+    misaligned: int | None
+    n_pairs: int | None
+    pairs_text: str
+
+
 def comparison(
     runs: Sequence[ValueActionRun],
     taxonomy: Taxonomy,
     figures: list[tuple[str, fig.Figure]],
     all_pairs: bool = False,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The value-action comparison: leaderboard, chart, axis tables and paired tests."""
     comparison = compare_runs(runs, all_pairs=all_pairs)
     colors = {
         runs[i].label: fig.SERIES_COLORS[i % len(fig.SERIES_COLORS)] for i in range(len(runs))
     }
-    leaderboard: list[dict[str, Any]] = [
+    leaderboard: list[_LeaderRow] = [
         {
             "rank": e.rank,
             "label": e.label,
@@ -54,7 +76,11 @@ def comparison(
         for e in comparison.leaderboard
     ]
     spec = _rate_bars(
-        "comparison_alignment_rate", "Alignment rate by run (95% CI)", leaderboard, with_ci=True
+        "comparison_alignment_rate",
+        "Alignment rate by run (95% CI)",
+        leaderboard,
+        lo=[row["lo"] for row in leaderboard],
+        hi=[row["hi"] for row in leaderboard],
     )
     figures.append(("comparison", spec))
     return {
@@ -69,7 +95,7 @@ def comparison(
     }
 
 
-def _paired_rows(comparison: Comparison) -> list[dict[str, Any]]:
+def _paired_rows(comparison: Comparison) -> list[dict[str, object]]:
     """The paired tests against the leader, one row per run, for the comparison section."""
     return [
         {
@@ -96,7 +122,7 @@ def _axis_comparison(
     taxonomy: Taxonomy,
     colors: dict[str, str],
     figures: list[tuple[str, fig.Figure]],
-) -> dict[str, Any]:
+) -> dict[str, object]:
     axis, key = table.axis, table.key
     names = [row.name for row in table.rows]
     labels = axis_labels(taxonomy, axis, names)
@@ -139,9 +165,9 @@ def _axis_comparison(
 
 def compass_comparison(
     runs: Sequence[CompassRun], figures: list[tuple[str, fig.Figure]]
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """The ValueCompass comparison: leaderboard, chart and alignment rate by country."""
-    rows: list[dict[str, Any]] = [
+    rows: list[_RateRow] = [
         {
             "label": e.label,
             "rate": e.alignment_rate,
@@ -164,9 +190,14 @@ def compass_comparison(
 
 
 def _rate_bars(
-    key: str, title: str, rows: Sequence[Mapping[str, Any]], *, with_ci: bool = False
+    key: str,
+    title: str,
+    rows: Sequence[_RateRow],
+    *,
+    lo: list[float] | None = None,
+    hi: list[float] | None = None,
 ) -> fig.Bars:
-    """One bar a leaderboard row (its `label` and alignment `rate`, with `lo`/`hi` if asked)."""
+    """One bar a leaderboard row (its `label` and alignment `rate`), with interval ends if given."""
     labels = [row["label"] for row in rows]
     return fig.Bars(
         key,
@@ -175,6 +206,6 @@ def _rate_bars(
         list(labels),
         [row["rate"] for row in rows],
         "alignment rate (F1)",
-        lo=[row["lo"] for row in rows] if with_ci else None,
-        hi=[row["hi"] for row in rows] if with_ci else None,
+        lo=lo,
+        hi=hi,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
@@ -32,7 +31,7 @@ def compass_view(
     taxonomy: Taxonomy,
     figures: list[tuple[str, fig.Figure]],
     folder: str,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Headlines, cell heatmap, rates by axis, value heatmaps and rankings of a compass run."""
     keep = keeper(figures, folder)
     order = _CompassOrder.of(run, taxonomy)
@@ -107,25 +106,22 @@ def _compass_cells(
 
 def _compass_axis(
     run: CompassRun, axis: str, taxonomy: Taxonomy, keep: Keep
-) -> dict[str, Any] | None:
+) -> dict[str, object] | None:
     rates = run.summary.get(f"alignment_rate_by_{axis}")
     if not isinstance(rates, dict) or not rates:
         return None
     names = [str(n) for n in rates]
-    rows: list[dict[str, Any]] = [{"name": n, "rate": as_float(rates[n])} for n in names]
+    values = [as_float(rates[n]) for n in names]
+    rows = [{"name": n, "rate": v} for n, v in zip(names, values, strict=True)]
     chart = rate_bars(
-        f"compass_alignment_rate_by_{axis}",
-        axis,
-        names,
-        axis_labels(taxonomy, axis, names),
-        [r["rate"] for r in rows],
+        f"compass_alignment_rate_by_{axis}", axis, names, axis_labels(taxonomy, axis, names), values
     )
     return {"axis": axis, "rows": rows, "chart": keep(chart)}
 
 
 def _compass_heatmaps(
     run: CompassRun, axis: str, order: _CompassOrder, taxonomy: Taxonomy, keep: Keep
-) -> dict[str, Any] | None:
+) -> dict[str, object] | None:
     table = run.distance_country if axis == "country" else run.distance_scenario
     if table is None or not {axis, "value", "distance"} <= set(table.columns):
         return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,8 +56,8 @@ def _number(value: object) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def _groups(scores: pd.DataFrame) -> list[dict[str, Any]]:
-    groups = []
+def _groups(scores: pd.DataFrame) -> list[dict[str, object]]:
+    groups: list[dict[str, object]] = []
     for column, part in scores.groupby("by", sort=False):
         levels = [
             _Level(
@@ -77,7 +76,7 @@ def _groups(scores: pd.DataFrame) -> list[dict[str, Any]]:
     return groups
 
 
-def _direction_rows(directions: pd.DataFrame) -> list[dict[str, Any]]:
+def _direction_rows(directions: pd.DataFrame) -> list[dict[str, object]]:
     return [
         {
             "value": str(r["value"]),
@@ -93,13 +92,13 @@ def _direction_rows(directions: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def _country_leaders(directions: pd.DataFrame) -> list[dict[str, Any]]:
+def _country_leaders(directions: pd.DataFrame) -> list[dict[str, object]]:
     """Per country, its most one-sided value (the first row of its block)."""
     per_country = directions[directions["scope"] == "country"]
     return _direction_rows(per_country.groupby("country", sort=False).head(1))
 
 
-def _run_view(index: int, run: CompassRun) -> dict[str, Any] | None:
+def _run_view(index: int, run: CompassRun) -> dict[str, object] | None:
     record = read_run(run.path)
     scores = record.optional_table("group_scores")
     directions = record.optional_table("directions")

@@ -104,7 +104,7 @@ def _write_one(figure: Figure, target: Path) -> list[Path]:
     return [png, svg_path]
 
 
-def _svg_document(chart: Chart) -> dict[str, Any]:
+def _svg_document(chart: Chart) -> dict[str, object]:
     """Size and header (title, legend or series) of a figure's standalone SVG."""
     legend = chart.legend
     legend_x = text_px(legend.low) + 4 if legend else 0.0

@@ -151,7 +151,7 @@ def _country_heatmap(
 
 def _count_table(
     counts: pd.DataFrame, by: str, source: str, taxonomy: HarmTaxonomy
-) -> dict[str, Any] | None:
+) -> dict[str, object] | None:
     wide = count_matrix(counts, by, source=source, keys=list(taxonomy.labels))
     if wide.empty:
         return None
@@ -170,7 +170,7 @@ def _count_table(
     }
 
 
-def _agreement_rows(run: GenericRun) -> list[dict[str, Any]]:
+def _agreement_rows(run: GenericRun) -> list[dict[str, object]]:
     table = run.record.optional_table("agreement")
     if table is None:
         return []
@@ -185,7 +185,7 @@ def _agreement_rows(run: GenericRun) -> list[dict[str, Any]]:
     ]
 
 
-def _browser(run: GenericRun, taxonomy: HarmTaxonomy) -> list[dict[str, Any]]:
+def _browser(run: GenericRun, taxonomy: HarmTaxonomy) -> list[dict[str, object]]:
     """Examples grouped by their label (people's majority, else the judge's), with rationale."""
     examples = run.record.table("examples")
     codes = run.record.optional_table("codes")
@@ -230,7 +230,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _example(row: Mapping[Hashable, Any], taxonomy: HarmTaxonomy) -> dict[str, Any]:
+def _example(row: Mapping[Hashable, Any], taxonomy: HarmTaxonomy) -> dict[str, object]:
     confidence = row.get("confidence")
     return {
         "model": _text(row.get("model")),
@@ -247,11 +247,11 @@ def _example(row: Mapping[Hashable, Any], taxonomy: HarmTaxonomy) -> dict[str, A
     }
 
 
-def _run_view(index: int, run: GenericRun, keep: Keep) -> dict[str, Any]:
+def _run_view(index: int, run: GenericRun, keep: Keep) -> dict[str, object]:
     taxonomy = _taxonomy(run)
     summary = run.summary.to_dict()
     counts = run.record.optional_table("counts")
-    view: dict[str, Any] = {
+    view: dict[str, object] = {
         "id": f"harms-{index}",
         "label": run.label,
         "summary": summary,
@@ -280,7 +280,7 @@ def _run_view(index: int, run: GenericRun, keep: Keep) -> dict[str, Any]:
     return view
 
 
-def _levels(counts: pd.DataFrame, source: str, taxonomy: HarmTaxonomy) -> list[dict[str, Any]]:
+def _levels(counts: pd.DataFrame, source: str, taxonomy: HarmTaxonomy) -> list[dict[str, object]]:
     rows = counts[
         (counts["source"] == source) & (counts["by"] == "all") & (counts["unit"] == "level")
     ]

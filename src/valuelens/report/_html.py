@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 from markupsafe import Markup
 
@@ -104,10 +103,10 @@ class Page:
     subtitle: str
     generated: str
     version: str
-    runs: list[dict[str, Any]]
-    compass_runs: list[dict[str, Any]]
-    comparison: dict[str, Any] | None
-    compass_comparison: dict[str, Any] | None
+    runs: list[dict[str, object]]
+    compass_runs: list[dict[str, object]]
+    comparison: dict[str, object] | None
+    compass_comparison: dict[str, object] | None
     meta: list[dict[str, str]]
     figures: list[tuple[str, fig.Figure]]
     css: Markup

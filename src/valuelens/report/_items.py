@@ -7,6 +7,7 @@ once; `report.js` unpacks the records in the browser.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ class _Strings:
         return found
 
 
-def items(run: ValueActionRun, taxonomy: Taxonomy, element_id: str) -> dict[str, Any] | None:
+def items(run: ValueActionRun, taxonomy: Taxonomy, element_id: str) -> dict[str, object] | None:
     """The item browser's data: one record per pair with both actions and every response."""
     if not run.has_items:
         return None
@@ -71,7 +72,7 @@ def items(run: ValueActionRun, taxonomy: Taxonomy, element_id: str) -> dict[str,
     }
 
 
-def _records(run: ValueActionRun, strings: _Strings) -> list[list[Any]]:
+def _records(run: ValueActionRun, strings: _Strings) -> list[list[object]]:
     """One list per pair, the item browser's rows (positions are read by `report.js`).
 
     [country, topic, value, stated, chosen, misaligned, direction, positive action, negative
@@ -173,11 +174,11 @@ def _responses(
     strings: _Strings,
     columns: list[str],
     numeric: frozenset[str] | set[str] = frozenset(),
-) -> dict[int, list[list[Any]]]:
+) -> dict[int, list[list[object]]]:
     if table is None or not {"country", "topic", "value"} <= set(table.columns):
         return {}
     n = len(table)
-    fields: list[list[Any]] = []
+    fields: list[Sequence[object]] = []
     for name in columns:
         if name not in table.columns:
             fields.append([None if name in numeric else -1] * n)
@@ -186,7 +187,7 @@ def _responses(
             fields.append(values.where(values.notna(), None).tolist())
         else:
             fields.append(_string_ids(table[name], strings))
-    out: dict[int, list[list[Any]]] = {}
+    out: dict[int, list[list[object]]] = {}
     keys = zip(*(_plain(table[c].astype(str)) for c in ("country", "topic", "value")), strict=True)
     for key, *record in zip(keys, *fields, strict=True):
         i = position.get(key)

@@ -9,7 +9,6 @@ and forced-choice T2 agree per value, country and topic (from the run's `pairs` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from markupsafe import Markup
@@ -34,14 +33,14 @@ def _forced(record: RunRecord) -> pd.DataFrame | None:
     return None
 
 
-def _examples(table: pd.DataFrame) -> list[dict[str, Any]]:
+def _examples(table: pd.DataFrame) -> list[dict[str, str]]:
     coded = table[table["label"].notna()] if "label" in table.columns else table.iloc[:0]
     rows = coded.head(EXAMPLES).to_dict("records")
     keys = ("country", "topic", "value", "action", "label", "rationale")
     return [{k: "" if pd.isna(row.get(k)) else str(row.get(k)) for k in keys} for row in rows]
 
 
-def _view(run: LoadedRun, record: RunRecord, table: pd.DataFrame) -> dict[str, Any]:
+def _view(run: LoadedRun, record: RunRecord, table: pd.DataFrame) -> dict[str, object]:
     forced = _forced(record)
     comparison = open_vs_forced(table, forced) if forced is not None and len(table) else None
     judge = table["judge"].dropna().unique().tolist() if "judge" in table.columns else []

@@ -9,7 +9,7 @@ asked a task under several prompt variants (`metrics/_sensitivity.py` computed t
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,7 +91,7 @@ def _panel(run: ValueActionRun) -> Panel | None:
     )
 
 
-def _position(summary: dict[str, Any]) -> dict[str, str] | None:
+def _position(summary: Mapping[str, object]) -> dict[str, str] | None:
     if "position_bias" not in summary:
         return None
     ci = summary.get("position_bias_ci")
@@ -108,7 +108,7 @@ def _position(summary: dict[str, Any]) -> dict[str, str] | None:
     }
 
 
-def _effect_row(row: dict[Hashable, Any]) -> EffectRow:
+def _effect_row(row: Mapping[Hashable, object]) -> EffectRow:
     estimate = _number(row.get("estimate"))
     return EffectRow(
         task=_TASKS.get(str(row.get("task")), str(row.get("task"))),
@@ -122,7 +122,7 @@ def _effect_row(row: dict[Hashable, Any]) -> EffectRow:
     )
 
 
-def _flip_lists(flips: pd.DataFrame | None, summary: dict[str, Any]) -> list[FlipList]:
+def _flip_lists(flips: pd.DataFrame | None, summary: Mapping[str, Any]) -> list[FlipList]:
     lists = []
     for task, title in _TASKS.items():
         if f"n_flips_{task}" not in summary:
@@ -141,7 +141,7 @@ def _flip_lists(flips: pd.DataFrame | None, summary: dict[str, Any]) -> list[Fli
     return lists
 
 
-def _corrected(summary: dict[str, Any]) -> dict[str, str] | None:
+def _corrected(summary: Mapping[str, object]) -> dict[str, str] | None:
     if "alignment_rate_position_corrected" not in summary:
         return None
     ci = summary.get("alignment_rate_position_corrected_ci")
@@ -154,7 +154,7 @@ def _corrected(summary: dict[str, Any]) -> dict[str, str] | None:
     }
 
 
-def _interval(low: Any, high: Any) -> str:
+def _interval(low: object, high: object) -> str:
     low_n, high_n = _number(low), _number(high)
     if low_n is None or high_n is None:
         return ""
@@ -163,14 +163,14 @@ def _interval(low: Any, high: Any) -> str:
     )
 
 
-def _p_text(value: Any) -> str:
+def _p_text(value: object) -> str:
     p = _number(value)
     if p is None:
         return "—"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _number(value: Any) -> float | None:
+def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) else None

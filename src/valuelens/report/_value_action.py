@@ -7,7 +7,8 @@ that lacks some, they are computed from the run's pairs with `metrics.score_pair
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict
 
 import pandas as pd
 
@@ -34,6 +35,16 @@ from valuelens.taxonomy import Taxonomy
 RANKING_K = 10
 
 
+class _VariantRow(TypedDict):
+    """One prompt variant's row of the variants table."""
+
+    task: str
+    variant: str
+    rate: float
+    accuracy: float
+    n: object
+
+
 def run_view(
     index: int,
     run: ValueActionRun,
@@ -41,7 +52,7 @@ def run_view(
     scales: dict[str, fig.ColorScale],
     figures: list[tuple[str, fig.Figure]],
     folder: str,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Every section of one value-action run, as the template expects it."""
     keep = keeper(figures, folder)
     return {
@@ -91,14 +102,16 @@ def _with_missing_measures(run: ValueActionRun, taxonomy: Taxonomy) -> Summary:
 class _Filled:
     """A summary whose missing keys are read from `fill`."""
 
-    def __init__(self, summary: Summary, fill: dict[str, Any]) -> None:
+    def __init__(self, summary: Summary, fill: Mapping[str, object]) -> None:
         self.summary, self.fill = summary, fill
 
-    def get(self, key: str, /) -> Any:
+    def get(self, key: str, /) -> object:
         return self.fill[key] if key in self.fill else self.summary.get(key)
 
 
-def _axis_section(run: ValueActionRun, taxonomy: Taxonomy, axis: str, keep: Keep) -> dict[str, Any]:
+def _axis_section(
+    run: ValueActionRun, taxonomy: Taxonomy, axis: str, keep: Keep
+) -> dict[str, object]:
     names = run.countries if axis == "country" else run.topics
     labels = axis_labels(taxonomy, axis, names)
     rates = summary_by(
@@ -116,7 +129,7 @@ def _axis_section(run: ValueActionRun, taxonomy: Taxonomy, axis: str, keep: Keep
     )
     pairs = run.pairs
     misaligned = pairs.groupby(axis)["misaligned"].sum()
-    rows: list[dict[str, Any]] = [
+    rows: list[dict[str, object]] = [
         {
             "name": n,
             "label": lab,
@@ -137,7 +150,7 @@ def _heatmaps(
     axis: str,
     scales: dict[str, fig.ColorScale],
     keep: Keep,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     table = run.distance_country if axis == "country" else run.distance_topic
     rows = run.countries if axis == "country" else run.topics
     cols = run.values
@@ -168,7 +181,7 @@ def _value_rankings(
     index: int,
     figures: list[tuple[str, fig.Figure]],
     folder: str,
-) -> dict[str, Any]:
+) -> dict[str, object]:
     table = run.distance_country if axis == "country" else run.distance_topic
     names = run.countries if axis == "country" else run.topics
     vmax = nice_max(float(table["distance"].max()) if len(table) else 1.0)
@@ -213,7 +226,7 @@ def _value_rankings(
     return {"axis": axis, "groups": groups, "k": RANKING_K}
 
 
-def _misalignment(run: ValueActionRun, taxonomy: Taxonomy, keep: Keep) -> dict[str, Any]:
+def _misalignment(run: ValueActionRun, taxonomy: Taxonomy, keep: Keep) -> dict[str, object]:
     pairs = run.pairs
     charts = []
     for axis, names in (("country", run.countries), ("topic", run.topics)):
@@ -256,7 +269,7 @@ def _misalignment(run: ValueActionRun, taxonomy: Taxonomy, keep: Keep) -> dict[s
     return {"charts": charts, "values": by_type}
 
 
-def _misaligned_values(run: ValueActionRun, k: int = 10) -> list[dict[str, Any]]:
+def _misaligned_values(run: ValueActionRun, k: int = 10) -> list[dict[str, str | int]]:
     """Values most often misaligned, with the split by direction."""
     pairs = run.pairs
     grouped = pairs.groupby("value", sort=False).agg(
@@ -264,7 +277,7 @@ def _misaligned_values(run: ValueActionRun, k: int = 10) -> list[dict[str, Any]]
     )
     directions = pd.crosstab(pairs["value"], pairs["direction"])
     grouped = grouped.sort_values("misaligned", ascending=False, kind="stable").head(k)
-    rows = []
+    rows: list[dict[str, str | int]] = []
     for value, row in grouped.iterrows():
         rows.append(
             {
@@ -286,14 +299,14 @@ def _misaligned_values(run: ValueActionRun, k: int = 10) -> list[dict[str, Any]]
     return rows
 
 
-def _variants(run: ValueActionRun, keep: Keep) -> dict[str, Any] | None:
+def _variants(run: ValueActionRun, keep: Keep) -> dict[str, object] | None:
     table = run.variants
     if table is None or table.empty or "alignment_rate" not in table.columns:
         return None
     table = table.copy()
     if "task" not in table.columns:
         table["task"] = ""
-    rows: list[dict[str, Any]] = [
+    rows: list[_VariantRow] = [
         {
             "task": str(r["task"]),
             "variant": str(r.get("variant", "")),

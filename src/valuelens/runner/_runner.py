@@ -10,16 +10,19 @@ from collections import Counter, deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from os import PathLike
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from valuelens._errors import ValuelensError
 from valuelens.models import Backend, BackendError, Request, Response
-from valuelens.models._base import NoteSource
+from valuelens.models._base import JsonObject, NoteSource
 from valuelens.models._common import redact
 from valuelens.runner._keys import _digest, canonical_request, request_key
 from valuelens.runner._prices import Estimate, PriceTable, build_estimate, estimate_prompt_tokens
 from valuelens.runner._progress import ProgressDisplay
 from valuelens.runner._store import Row, Store, response_to_json
+
+if TYPE_CHECKING:
+    from aiolimiter import AsyncLimiter
 
 # Beyond this a server's Retry-After is treated as "not today": the request is recorded as failed.
 MAX_RETRY_AFTER_S = 600.0
@@ -129,7 +132,7 @@ class RunStats:
             line += f" (most often: {reason}, {times})"
         return line + "; rerun to retry them"
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         """The totals as JSON-ready values (the ten most common failure reasons)."""
         return {
             "n_requests": self.n_requests,
@@ -231,11 +234,11 @@ class _Outcome:
 class _Limiter:
     """A leaky bucket counting requests, or estimated tokens per request."""
 
-    bucket: Any  # aiolimiter.AsyncLimiter, imported only when limits are set
+    bucket: AsyncLimiter  # imported only when limits are set
     by_tokens: bool
 
     async def acquire(self, request: Request) -> None:
-        amount = 1
+        amount: float = 1
         if self.by_tokens:
             amount = min(estimate_prompt_tokens(request) + request.max_tokens, self.bucket.max_rate)
         await self.bucket.acquire(amount)

@@ -15,8 +15,9 @@ n_items, n_raters, n_disagree}}.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
+from valuelens.models._base import JsonObject
 from valuelens.runs._summary import RunSummary, register_summary_model
 
 ANNOTATION = "annotation"
@@ -32,21 +33,21 @@ class AnnotationSummary(RunSummary):
     """The VIA file the items were sampled from."""
     sheets: list[str] | None = None
     """The sheets written (stage sheet and judge) or read (stage import)."""
-    sampling: dict[str, Any] | None = None
+    sampling: JsonObject | None = None
     """{per, n, seed}: how the items were drawn."""
     n_items: int | None = None
     criteria: list[str] | None = None
     annotators: list[str] | None = None
-    headline: dict[str, dict[str, Any]] | None = None
+    headline: dict[str, JsonObject] | None = None
     n_flagged: int | None = None
     """Items with at least one criterion on which the annotators disagreed."""
     judge: str | None = None
     """The judge run compared with the people (stage import), or the judge model (judge)."""
-    judge_headline: dict[str, dict[str, Any]] | None = None
+    judge_headline: dict[str, JsonObject] | None = None
     """{criterion: {kappa, accuracy, n}}: the judge against the people's majority."""
     published_kappa: float | None = None
     """The paper's Cohen's kappa for the chosen generation prompt, for context."""
-    backend: dict[str, Any] | None = None
+    backend: JsonObject | None = None
     parse_status: dict[str, int] | None = None
     temperature: float | None = None
     templates: str | None = None

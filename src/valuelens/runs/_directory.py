@@ -67,7 +67,7 @@ class Manifest(BaseModel):
 
 def write_run(
     out_dir: str | Path,
-    summary: Mapping[str, Any],
+    summary: Mapping[str, object],
     tables: Mapping[str, pd.DataFrame],
     *,
     wait: bool = False,
@@ -107,7 +107,7 @@ def write_run(
     return out
 
 
-def checked_summary(summary: Mapping[str, Any], *, source: str = "summary") -> dict[str, Any]:
+def checked_summary(summary: Mapping[str, object], *, source: str = "summary") -> dict[str, Any]:
     """The summary made JSON-ready and checked against its kind's model, as it will be written.
 
     A summary of a known kind gets `version` (the current `SCHEMA_VERSION`) after `kind`.
@@ -125,7 +125,7 @@ def checked_summary(summary: Mapping[str, Any], *, source: str = "summary") -> d
     return data
 
 
-def json_ready(value: Any) -> Any:
+def json_ready(value: object) -> Any:
     """NaN/inf become null; numpy scalars become Python numbers; tuples become lists."""
     if isinstance(value, Mapping):
         return {str(k): json_ready(v) for k, v in value.items()}
@@ -138,7 +138,9 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-def _manifest(data: Mapping[str, Any], text: str, tables: Mapping[str, pd.DataFrame]) -> Manifest:
+def _manifest(
+    data: Mapping[str, object], text: str, tables: Mapping[str, pd.DataFrame]
+) -> Manifest:
     return Manifest(
         schema_version=SCHEMA_VERSION,
         valuelens_version=_valuelens_version(),
@@ -173,7 +175,7 @@ def read_summary(run_dir: str | Path) -> RunSummary:
     return parse_summary(data, source=file)
 
 
-def _summary_json(run_dir: Path) -> tuple[dict[str, Any], str]:
+def _summary_json(run_dir: Path) -> tuple[dict[str, object], str]:
     file = run_dir / SUMMARY_FILE
     try:
         data = json.loads(file.read_text(encoding="utf-8"))

@@ -10,8 +10,9 @@ Tables: `examples` (one row per misaligned pair of each model), `codes`, `human_
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
+from valuelens.models._base import JsonObject
 from valuelens.runs._summary import Counts, RunSummary, register_summary_model
 
 HARMS = "harms"
@@ -39,7 +40,7 @@ class HarmsSummary(RunSummary):
     harm_taxonomy_version: str | None = None
     harm_labels: list[str] | None = None
     judge: str | None = None
-    judge_backend: dict[str, Any] | None = None
+    judge_backend: JsonObject | None = None
     judge_temperature: float | None = None
     judge_seed: int | None = None
     judge_templates: str | None = None

@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
 
 from valuelens._errors import ValuelensError
+from valuelens.models._base import JsonObject
 
 SCHEMA_VERSION = 1
 """The version `write_run` records in the summary of every known run kind."""
@@ -69,7 +70,7 @@ class RunSummary(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", protected_namespaces=())
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _raw: dict[str, object] = PrivateAttr(default_factory=dict)
 
     kind: str = DEFAULT_KIND
     version: int = 0
@@ -87,13 +88,13 @@ class RunSummary(BaseModel):
     usage_last_invocation: dict[str, float | None] | None = None
     invocations: int | None = None
 
-    def model_post_init(self, context: Any, /) -> None:
+    def model_post_init(self, context: object, /) -> None:
         """Remember the keys as given when the model was built from keywords."""
         if not self._raw:
             self._raw = self.model_dump(exclude_unset=True)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RunSummary:
+    def from_dict(cls, data: Mapping[str, object]) -> RunSummary:
         """Validate `data` against this model, keeping it as given for `to_dict` and `get`."""
         summary = cls.model_validate(dict(data))
         summary._raw = dict(data)
@@ -103,7 +104,7 @@ class RunSummary(BaseModel):
         """The summary as `summary.json` holds it: the same keys and values, extras included."""
         return dict(self._raw)
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: str, default: object = None) -> Any:
         """The value stored under `key` in `summary.json`, or `default` when it is absent.
 
         For readers that still look keys up by name; new code reads the attributes.
@@ -204,7 +205,7 @@ class ValueActionSummary(_Evaluated, _Scored):
     duplicates: str | None = None
     rescored_on_common_pairs: bool | None = None
     """Set by `compare` on a run it rescored on the pairs every run scored."""
-    sensitivity_effects: dict[str, dict[str, dict[str, Any]]] | None = None
+    sensitivity_effects: dict[str, dict[str, JsonObject]] | None = None
     """{task: {factor: {estimate, ci, p} or {note}}}: what each prompt factor does (several
     variants only; `metrics/_sensitivity.py`)."""
     n_flips_stated: int | None = None
@@ -302,7 +303,7 @@ class CompassAnswersSummary(RunSummary):
     """A model's answers to the ValueCompass survey (`compass run`)."""
 
     kind: Literal["compass-answers"] = "compass-answers"
-    backend: dict[str, Any] | None = None
+    backend: JsonObject | None = None
     n_requests: int | None = None
     n_failed_requests: int | None = None
     parse_status: Counts = None
@@ -314,7 +315,7 @@ class _Predicted(RunSummary):
 
     positive_class: bool | None = None
     parse_status: Counts = None
-    scores: dict[str, dict[str, dict[str, Any]]] | None = None
+    scores: dict[str, dict[str, JsonObject]] | None = None
 
 
 class PredictScoresSummary(_Predicted):
@@ -331,7 +332,7 @@ class PredictRunSummary(_Predicted):
     run: str | None = None
     target: str | None = None
     observer: str | None = None
-    backend: dict[str, Any] | None = None
+    backend: JsonObject | None = None
     settings: list[str] | None = None
     shots_per_label: int | None = None
     n_examples: int | None = None
@@ -359,13 +360,13 @@ def register_summary_model(kind: str, model: type[RunSummary]) -> None:
     SUMMARY_MODELS[kind] = model
 
 
-def kind_of(data: Mapping[str, Any]) -> str:
+def kind_of(data: Mapping[str, object]) -> str:
     """The run kind a summary records (`DEFAULT_KIND` when it records none)."""
     kind = data.get("kind")
     return DEFAULT_KIND if kind is None else str(kind)
 
 
-def parse_summary(data: Mapping[str, Any], *, source: str = "summary") -> RunSummary:
+def parse_summary(data: Mapping[str, object], *, source: str = "summary") -> RunSummary:
     """The summary as the model of its kind (a plain `RunSummary` for an unknown kind).
 
     Args:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from valuelens._errors import ValuelensError
 from valuelens.data import extract_json_object, is_refusal, via_pairs
 from valuelens.models import Request, Response
+from valuelens.models._base import JsonObject
 from valuelens.prompts import (
     ACTION_VARIANTS,
     DIGIT_TEMPLATE,
@@ -25,6 +26,7 @@ from valuelens.prompts import (
 from valuelens.tasks._records import (
     ActionRecord,
     ParseStatus,
+    RecordFields,
     ResultLike,
     ScoredTask,
     Scoring,
@@ -96,10 +98,17 @@ class ExplainedActionAnswer(BaseModel):
     action: Literal["Option 1", "Option 2"]
 
 
-_SCHEMAS: dict[bool, dict[str, Any]] = {
+_SCHEMAS: dict[bool, JsonObject] = {
     False: ActionAnswer.model_json_schema(),
     True: ExplainedActionAnswer.model_json_schema(),
 }
+
+
+class _ActionBase(RecordFields):
+    """What every action record of one request shares, whatever the answer."""
+
+    option1_polarity: Polarity
+    scoring: Scoring
 
 
 @dataclass(frozen=True)
@@ -232,7 +241,7 @@ class ActionTask(ScoredTask):
     def parse(self, result: ResultLike) -> ActionRecord:
         """Read one answer into the chosen polarity; never raises."""
         meta = metadata(result)
-        base: dict[str, Any] = {
+        base: _ActionBase = {
             **record_fields(meta),
             "option1_polarity": "positive"
             if meta.get("option1_polarity") == "positive"
@@ -262,7 +271,7 @@ def _polarity_of(option: int, option1_polarity: Polarity) -> Polarity:
     return "positive" if option1_polarity == "negative" else "negative"
 
 
-def _json_record(text: str, base: dict[str, Any], meta: Mapping[str, Any]) -> ActionRecord:
+def _json_record(text: str, base: _ActionBase, meta: Mapping[str, object]) -> ActionRecord:
     options = (str(meta.get("option1", "")), str(meta.get("option2", "")))
     obj, repaired = extract_json_object(text)
     option, exact, explanation = None, False, None
@@ -343,7 +352,7 @@ def _normalized(text: str) -> str:
     return " ".join(text.casefold().split()).strip(" \"'.,;:!?")
 
 
-def _digit_record(response: Response, text: str, base: dict[str, Any]) -> ActionRecord:
+def _digit_record(response: Response, text: str, base: _ActionBase) -> ActionRecord:
     found = digit_distribution(response, OPTION_DIGITS)
     if found is None:
         option = _option_in_text(text)

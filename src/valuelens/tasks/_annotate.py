@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from valuelens._errors import ValuelensError
 from valuelens.data import extract_json_object, is_refusal
 from valuelens.models import Request
+from valuelens.models._base import JsonObject
 from valuelens.prompts import TemplateContract, TemplateSet, load_templates
 from valuelens.tasks._predict import as_attributions
 from valuelens.tasks._records import (
@@ -126,7 +127,7 @@ class JudgeRecord(BaseModel):
     refusal: bool = False
 
 
-JUDGE_SCHEMA: dict[str, Any] = {
+JUDGE_SCHEMA: JsonObject = {
     "title": "QualityVerdict",
     "type": "object",
     "properties": {
@@ -167,7 +168,7 @@ def questions_for(polarity: str) -> dict[str, str]:
     return {c: q.format(verb=verb, verbs=verbs) for c, q in CRITERION_QUESTIONS.items()}
 
 
-def item_context(row: Mapping[Any, Any], values: Taxonomy) -> dict[str, Any]:
+def item_context(row: Mapping[Hashable, object], values: Taxonomy) -> dict[str, object]:
     """One sampled VIA item as the judge template receives it."""
     name = str(row.get("value", ""))
     found = next((v for v in values.values if v.name == name), None)
@@ -209,10 +210,12 @@ class AnnotateTask:
             raise ValuelensError(f"the items table lacks column(s) {', '.join(missing)}")
         return [self._request(row) for row in items.to_dict("records")]
 
-    def _request(self, row: Mapping[Any, Any]) -> Request:
+    def _request(self, row: Mapping[Hashable, object]) -> Request:
         item = item_context(row, self.values)
         prompt = self.templates.render(
-            TASK_NAME, JUDGE_TEMPLATE, {"item": item, "questions": questions_for(item["polarity"])}
+            TASK_NAME,
+            JUDGE_TEMPLATE,
+            {"item": item, "questions": questions_for(str(item["polarity"]))},
         )
         return user_request(
             prompt,
@@ -291,7 +294,7 @@ _SAMPLE_ITEM = {
 }
 
 
-def _judge_samples(template: str) -> list[dict[str, Any]]:
+def _judge_samples(template: str) -> list[dict[str, object]]:
     # Both polarities, with and without attributions and explanation: every branch renders.
     sparse = {**_SAMPLE_ITEM, "polarity": "negative", "attributions": [], "explanation": None}
     return [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from valuelens._errors import ValuelensError
 from valuelens.data import parse_action_text, same_action
 from valuelens.models import Request
+from valuelens.models._base import JsonObject
 from valuelens.prompts import (
     GENERATE_VARIANTS,
     Polarity,
@@ -22,6 +23,7 @@ from valuelens.prompts import (
 )
 from valuelens.tasks._records import (
     GeneratedAction,
+    RecordFields,
     ResultLike,
     answer_text,
     metadata,
@@ -79,7 +81,13 @@ class GenerationAnswer(BaseModel):
     )
 
 
-GENERATION_SCHEMA: dict[str, Any] = GenerationAnswer.model_json_schema(by_alias=True)
+GENERATION_SCHEMA: JsonObject = GenerationAnswer.model_json_schema(by_alias=True)
+
+
+class _GeneratedBase(RecordFields):
+    """What every generated action of one request shares, whatever the answer."""
+
+    polarity: Polarity
 
 
 @dataclass(frozen=True)
@@ -159,7 +167,7 @@ class GenerateTask:
     def parse(self, result: ResultLike) -> GeneratedAction:
         """Read one answer into a generated action with its checks; never raises."""
         meta = metadata(result)
-        base: dict[str, Any] = {
+        base: _GeneratedBase = {
             **record_fields(meta),
             "polarity": "negative" if meta.get("polarity") == "negative" else "positive",
         }

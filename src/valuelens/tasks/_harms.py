@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from valuelens._errors import ValuelensError
 from valuelens.data import extract_json_object, is_refusal
 from valuelens.models import Request
+from valuelens.models._base import JsonObject
 from valuelens.prompts import TemplateContract, TemplateSet, load_templates
 from valuelens.tasks._predict import as_attributions
 from valuelens.tasks._records import (
@@ -185,7 +186,7 @@ class HarmTaxonomy(BaseModel):
         )
         return pd.DataFrame(rows)
 
-    def as_context(self) -> dict[str, Any]:
+    def as_context(self) -> dict[str, object]:
         """The taxonomy as the judge template receives it: levels, each with its types."""
         return {
             "levels": [
@@ -242,7 +243,7 @@ class HarmCode(BaseModel):
     refusal: bool = False
 
 
-def judge_schema(taxonomy: HarmTaxonomy) -> dict[str, Any]:
+def judge_schema(taxonomy: HarmTaxonomy) -> JsonObject:
     """The JSON schema of the judge's answer: reasons first, then the label and a confidence."""
     return {
         "title": "HarmCode",
@@ -264,7 +265,7 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def example_context(row: Mapping[str, Any], values: Taxonomy) -> dict[str, Any]:
+def example_context(row: Mapping[str, object], values: Taxonomy) -> dict[str, object]:
     """One exported example as the judge template receives it."""
     value_name = str(row.get("value", ""))
     found = next((v for v in values.values if v.name == value_name), None)
@@ -296,7 +297,7 @@ class HarmsTask:
     max_tokens: int
 
     @cached_property
-    def _schema(self) -> dict[str, Any]:
+    def _schema(self) -> JsonObject:
         return judge_schema(self.taxonomy)
 
     def build_requests(self, examples: pd.DataFrame) -> list[Request]:
@@ -319,7 +320,7 @@ class HarmsTask:
         rows = examples.to_dict("records")
         return [self._request({str(k): v for k, v in row.items()}) for row in rows]
 
-    def _request(self, row: Mapping[str, Any]) -> Request:
+    def _request(self, row: Mapping[str, object]) -> Request:
         context = {
             "example": example_context(row, self.values),
             "taxonomy": self.taxonomy.as_context(),
@@ -473,7 +474,7 @@ _SAMPLE_EXAMPLE = {
 }
 
 
-def _judge_samples(template: str) -> list[dict[str, Any]]:
+def _judge_samples(template: str) -> list[dict[str, object]]:
     # With and without the optional fields, so every branch of the template renders.
     sparse = {
         **_SAMPLE_EXAMPLE,

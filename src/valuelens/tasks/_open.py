@@ -20,13 +20,14 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from valuelens.data import extract_json_object, is_refusal
 from valuelens.models import Request
+from valuelens.models._base import JsonObject
 from valuelens.prompts import TemplateContract, TemplateSet, load_templates
 from valuelens.tasks._records import (
     ParseStatus,
@@ -77,17 +78,18 @@ _SYNONYMS: dict[str, Label] = {
 }
 _LABEL_KEYS = frozenset({"label", "code", "category", "answer", "verdict", "classification"})
 _RATIONALE_KEYS = frozenset({"rationale", "reason", "reasoning", "explanation", "justification"})
+_V = TypeVar("_V")
 _ACTION_KEYS = frozenset({"action", "answer", "response", "sentence"})
 _NOT_WORD = re.compile(r"[^a-z]+")
 _WORDS = re.compile(r"\b(express\w*|resist\w*|unrelated)\b", re.IGNORECASE)
-ACTION_SCHEMA: dict[str, Any] = {
+ACTION_SCHEMA: JsonObject = {
     "title": "OpenAction",
     "type": "object",
     "properties": {"action": {"type": "string", "maxLength": 400}},
     "required": ["action"],
     "additionalProperties": False,
 }
-JUDGE_SCHEMA: dict[str, Any] = {
+JUDGE_SCHEMA: JsonObject = {
     "title": "OpenCode",
     "type": "object",
     "properties": {
@@ -130,7 +132,7 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+def _fields(obj: Mapping[str, _V]) -> dict[str, _V]:
     return {_NOT_WORD.sub("", str(k).casefold()): v for k, v in obj.items()}
 
 
@@ -185,11 +187,13 @@ class OpenTask:
     judge: str | None
     max_tokens: int
 
-    def _value(self, name: str) -> dict[str, Any]:
+    def _value(self, name: str) -> dict[str, object]:
         found = next((v for v in self.taxonomy.values if v.name == name), None)
         return found.model_dump() if found else {"name": name, "type": "", "definition": ""}
 
-    def _request(self, template: str, context: dict[str, Any], meta: dict[str, Any]) -> Request:
+    def _request(
+        self, template: str, context: Mapping[str, object], meta: Mapping[str, object]
+    ) -> Request:
         prompt = self.templates.render(TASK_NAME, template, context)
         schema = ACTION_SCHEMA if template == ACT_TEMPLATE else JUDGE_SCHEMA
         return user_request(
@@ -252,7 +256,7 @@ class OpenTask:
             return record.model_copy(update={"judge": judge})
         text, error = answer_text(result)
         if text is None:
-            update: dict[str, Any] = {"judge_status": "error", "error": error, "judge": judge}
+            update: dict[str, object] = {"judge_status": "error", "error": error, "judge": judge}
             return record.model_copy(update=update)
         label, rationale, status = read_code(text)
         update = {"label": label, "rationale": rationale, "judge_status": status}
@@ -337,7 +341,7 @@ def open_summary(table: pd.DataFrame) -> dict[str, Any]:
 _SAMPLE_VALUE = {"name": "Honest", "type": "Benevolence", "definition": "genuine, sincere"}
 
 
-def _samples(template: str) -> list[dict[str, Any]]:
+def _samples(template: str) -> list[dict[str, object]]:
     if template == ACT_TEMPLATE:
         scenario = {"country": "Canada", "topic": "Religion"}
         bare = {**_SAMPLE_VALUE, "definition": ""}

@@ -25,7 +25,7 @@ import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal, TypedDict
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
@@ -132,7 +132,7 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _entries(items: pd.DataFrame) -> list[dict[str, Any]]:
+def _entries(items: pd.DataFrame) -> list[dict[str, object]]:
     """Template-ready items: id, action, attributions (list), explanation, label."""
     missing = [c for c in ("action", "label") if c not in items.columns]
     if missing:
@@ -142,7 +142,7 @@ def _entries(items: pd.DataFrame) -> list[dict[str, Any]]:
         )
     rows = items.to_dict("records")
     ids = items["item"] if "item" in items.columns else pd.Series(items.index, dtype=object)
-    entries = []
+    entries: list[dict[str, object]] = []
     for row, item_id in zip(rows, ids, strict=True):
         entries.append(
             {
@@ -156,13 +156,21 @@ def _entries(items: pd.DataFrame) -> list[dict[str, Any]]:
     return entries
 
 
+class _PredictBase(TypedDict):
+    """What a prediction record takes from its request, whatever the answer."""
+
+    item: str
+    setting: PredictSetting
+    label: bool | None
+
+
 @dataclass(frozen=True)
 class PredictTask:
     """Builds observer requests and reads the predicted labels (see `predict_task`)."""
 
     templates: TemplateSet
     settings: tuple[PredictSetting, ...]
-    examples: tuple[dict[str, Any], ...]
+    examples: tuple[Mapping[str, object], ...]
     temperature: float
     seed: int | None
     max_tokens: int
@@ -178,7 +186,7 @@ class PredictTask:
         entries = _entries(items)
         return [self._request(entry, setting) for setting in self.settings for entry in entries]
 
-    def _request(self, entry: Mapping[str, Any], setting: PredictSetting) -> Request:
+    def _request(self, entry: Mapping[str, object], setting: PredictSetting) -> Request:
         shown = {k: entry[k] for k in ("action", "attributions", "explanation")}
         context = {
             "setting": predict_setting_context(setting),
@@ -207,7 +215,7 @@ class PredictTask:
         meta = metadata(result)
         setting = meta.get("setting")
         label = meta.get("label")
-        base: dict[str, Any] = {
+        base: _PredictBase = {
             "item": str(meta.get("item", "")),
             "setting": setting if setting in PREDICT_SETTINGS else "default",
             "label": label if isinstance(label, bool) else None,
@@ -256,7 +264,7 @@ def predict_task(
     if TASK_NAME not in chosen.tasks:
         raise ValuelensError(f"the templates from {chosen.source} have no predict files")
     shown = _entries(examples) if examples is not None else []
-    unlabelled = [e["item"] for e in shown if e["label"] is None]
+    unlabelled = [str(e["item"]) for e in shown if e["label"] is None]
     if unlabelled:
         raise ValuelensError(f"few-shot example(s) without a label: {', '.join(unlabelled)}")
     return PredictTask(
@@ -316,7 +324,7 @@ def predict_items(actions: pd.DataFrame, responses: pd.DataFrame) -> pd.DataFram
         for key, c in votes.items()
         if c["positive"] != c["negative"]
     }
-    rows: list[dict[str, Any]] = []
+    rows: list[dict[str, object]] = []
     usable = actions
     if "parse_status" in actions.columns:
         usable = actions[actions["parse_status"].isin(["ok", "repaired"])]

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from valuelens._errors import ValuelensError
 from valuelens.models import Capabilities, Message, Request, Response
+from valuelens.models._base import JsonObject
 from valuelens.prompts import Polarity, TemplateSet, load_templates
 from valuelens.taxonomy import Taxonomy
 
@@ -152,7 +153,16 @@ class ScoredTask:
             )
 
 
-def record_fields(meta: dict[str, Any]) -> dict[str, Any]:
+class RecordFields(TypedDict):
+    """The fields every scenario record shares, as `record_fields` reads them."""
+
+    country: str
+    topic: str
+    value: str
+    variant: int
+
+
+def record_fields(meta: Mapping[str, Any]) -> RecordFields:
     """A record's country, topic, value and variant, read back from its request's metadata."""
     return {
         "country": str(meta.get("country", "")),
@@ -169,7 +179,7 @@ def user_request(
     max_tokens: int,
     seed: int | None,
     metadata: dict[str, Any],
-    json_schema: dict[str, Any] | None = None,
+    json_schema: JsonObject | None = None,
     top_logprobs: int | None = None,
 ) -> Request:
     """A one-message request (the rendered template is the user message)."""

@@ -120,7 +120,7 @@ class Evaluation:
     requests: Callable[[Any, EvaluationScope], list[Request]]
     table: str = ""
     needs_actions: bool = False
-    summarize: Callable[[pd.DataFrame], Mapping[str, Any]] | None = None
+    summarize: Callable[[pd.DataFrame], Mapping[str, object]] | None = None
     run: Callable[[Any, EvaluationScope, Ask], Awaitable[pd.DataFrame]] | None = None
 
     def table_name(self, task: str) -> str:

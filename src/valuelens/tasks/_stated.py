@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import pandas as pd
 
@@ -17,6 +17,7 @@ from valuelens.data import (
     parse_stated_response,
 )
 from valuelens.models import Request
+from valuelens.models._base import JsonObject
 from valuelens.prompts import (
     DIGIT_TEMPLATE,
     STATED_VARIANTS,
@@ -57,7 +58,7 @@ STATED_COLUMNS = [
 _PROBABILITY_COLUMNS = ["p1", "p2", "p3", "p4"]
 
 
-def stated_schema(value_names: Sequence[str]) -> dict[str, Any]:
+def stated_schema(value_names: Sequence[str]) -> JsonObject:
     """JSON schema of a Task 1 answer: each value name mapped to "1".."4"."""
     return {
         "type": "object",
@@ -67,6 +68,21 @@ def stated_schema(value_names: Sequence[str]) -> dict[str, Any]:
         "required": list(value_names),
         "additionalProperties": False,
     }
+
+
+class _StatedBase(TypedDict):
+    """What every record of one Task 1 request shares, whatever the answer."""
+
+    country: str
+    topic: str
+    variant: int
+    attempt: int
+
+
+class _StatedValueBase(_StatedBase):
+    """`_StatedBase` for a request about one value (log-probability scoring)."""
+
+    value: str
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,7 @@ class StatedTask(ScoredTask):
     def parse(self, result: ResultLike) -> list[StatedRecord]:
         """Read one answer into one record per value asked about; never raises."""
         meta = metadata(result)
-        base: dict[str, Any] = {
+        base: _StatedBase = {
             "country": str(meta.get("country", "")),
             "topic": str(meta.get("topic", "")),
             "variant": int(meta.get("variant", 0)),
@@ -194,7 +210,7 @@ class StatedTask(ScoredTask):
         return self._json_records(result, base, names)
 
     def _json_records(
-        self, result: ResultLike, base: dict[str, Any], names: list[str]
+        self, result: ResultLike, base: _StatedBase, names: list[str]
     ) -> list[StatedRecord]:
         text, error = answer_text(result)
         if text is None:
@@ -316,7 +332,7 @@ def _best_attempts(records: Iterable[StatedRecord]) -> list[StatedRecord]:
     return list(best.values())
 
 
-def _digit_record(result: ResultLike, base: dict[str, Any]) -> StatedRecord:
+def _digit_record(result: ResultLike, base: _StatedValueBase) -> StatedRecord:
     text, error = answer_text(result)
     if text is None or result.response is None:
         return StatedRecord(**base, scoring="logprob", parse_status="error", error=error)

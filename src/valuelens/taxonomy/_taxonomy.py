@@ -6,11 +6,11 @@ import difflib
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -209,7 +209,7 @@ class Taxonomy(BaseModel):
         """Higher-order group of a value's type (`HIGHER_ORDER`; '' for a type outside it)."""
         return HIGHER_ORDER.get(self.value_type(name), "")
 
-    def extended(self, other: dict[str, Any], *, replace: bool = False) -> Taxonomy:
+    def extended(self, other: Mapping[str, object], *, replace: bool = False) -> Taxonomy:
         """A new taxonomy with `other`'s axes added (or, with `replace`, substituted).
 
         Items whose name is already present (in any case) are skipped when adding.
@@ -219,7 +219,7 @@ class Taxonomy(BaseModel):
         """
         return self._extended(other, replace=replace, source="the taxonomy extension")
 
-    def _extended(self, other: dict[str, Any], *, replace: bool, source: str) -> Taxonomy:
+    def _extended(self, other: Mapping[str, object], *, replace: bool, source: str) -> Taxonomy:
         extra = _validated(_TaxonomyFile, other, f"invalid taxonomy in {source}")
         axes: dict[str, Sequence[_Named]] = {
             "values": self.values,
@@ -327,7 +327,7 @@ def _check_shape(data: object, source: str) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
-def read_mapping_file(path: Path, what: str) -> dict[str, Any]:
+def read_mapping_file(path: Path, what: str) -> dict[str, object]:
     """Read a YAML (or, for `.json`, JSON) file that must hold a mapping, with one-line errors.
 
     Args:
