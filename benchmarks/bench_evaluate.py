@@ -192,10 +192,7 @@ def run_bare(args: argparse.Namespace, base_url: str, payloads: Path, env: dict[
 
 def tail(out: Path) -> str:
     """The slowest request of a run, from its store: retries make the tail."""
-    from valuelens.runner import Store
-
-    with Store(out / "cache.sqlite") as store:
-        records = list(store.records())
+    records = run_records(out)
     slowest = max(records, key=lambda r: r.finished_at - r.started_at)
     attempts = sum(r.attempts for r in records)
     return (
@@ -204,11 +201,20 @@ def tail(out: Path) -> str:
     )
 
 
-def stored_keys(out: Path) -> set[str]:
+def run_records(out: Path, *, ok: bool | None = None) -> list[Any]:
+    """The stored records of the requests a run asked (its `requests.json` names the store)."""
+    from valuelens.pipeline import read_ledger
     from valuelens.runner import Store
 
-    with Store(out / "cache.sqlite") as store:
-        return {record.key for record in store.records(ok=True)}
+    ledger = read_ledger(out)
+    if ledger is None:
+        raise SystemExit(f"{out}: no requests.json, so its store is unknown")
+    with Store(Path(ledger.store)) as store:
+        return list(store.records(ok=ok, keys=ledger.keys))
+
+
+def stored_keys(out: Path) -> set[str]:
+    return {record.key for record in run_records(out, ok=True)}
 
 
 def startup(args: argparse.Namespace, env: dict[str, str]) -> tuple[float, float]:
@@ -260,6 +266,7 @@ def child_env(args: argparse.Namespace, folder: Path) -> dict[str, str]:
     """
     env = {**os.environ, "OPENAI_API_KEY": "bench-key", "NO_COLOR": "1"}
     env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+    env["VALUELENS_CACHE_DIR"] = str(folder / "cache")  # a private store, never the user's
     if args.bytecode == "cached":
         env.pop("PYTHONDONTWRITEBYTECODE", None)
     else:
@@ -310,16 +317,18 @@ def main(args: argparse.Namespace) -> None:
             )
             for round_ in range(args.rounds):
                 out = folder / f"run-{round_}"
+                # each round on a store of its own, so its first valuelens run sends everything
+                round_env = {**env, "VALUELENS_CACHE_DIR": str(folder / f"cache-{round_}")}
                 order = ["bare", "valuelens"] if round_ % 2 == 0 else ["valuelens", "bare"]
                 phases: dict[str, Timed] = {}
                 for which in order:
                     if which == "bare":
                         phases[which] = run_bare(args, base_url, payloads, env)
                     else:
-                        phases[which] = run_valuelens(args, base_url, via, out, env)
+                        phases[which] = run_valuelens(args, base_url, via, out, round_env)
                 if round_ == 0:
                     assert stored_keys(out) == set(keys), "valuelens sent other requests"
-                again = run_valuelens(args, base_url, via, out, env)
+                again = run_valuelens(args, base_url, via, out, round_env)
                 again.name = "valuelens (cached)"
                 ratio = phases["valuelens"].wall_s / phases["bare"].wall_s
                 ratios.append(ratio)

@@ -40,7 +40,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import statsmodels.api as sm  # type: ignore[import-untyped]
 from scipy.stats import binomtest  # type: ignore[import-untyped]
 
 from valuelens.metrics._alignment import binarize, bootstrap_ci, scores_by_group
@@ -239,10 +238,14 @@ def _fit(
     items: npt.NDArray[np.int64],
     level: float,
 ) -> dict[str, dict[str, float | str | None]]:
+    # Imported here, and only the regression module: `statsmodels.api` costs seconds at start-up.
+    from statsmodels.regression.linear_model import OLS  # type: ignore[import-untyped]
+    from statsmodels.tools.tools import add_constant  # type: ignore[import-untyped]
+
     names = [f.name for f in factors]
-    design = sm.add_constant(answers[names].to_numpy(dtype=float), has_constant="add")
+    design = add_constant(answers[names].to_numpy(dtype=float), has_constant="add")
     outcome = answers["y"].to_numpy(dtype=float)
-    model = sm.OLS(outcome, design)
+    model = OLS(outcome, design)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain = model.fit()
