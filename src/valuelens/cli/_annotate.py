@@ -30,6 +30,7 @@ from valuelens.cli._options import (
     TemplatesOpt,
     TimeoutOpt,
     WaitOpt,
+    session_settings,
 )
 
 ViaArg = Annotated[
@@ -184,17 +185,9 @@ def register(app: typer.Typer) -> None:
         annotate/judge.jinja (your wording).
         """
         from valuelens.pipeline._annotate import judge_sheets
-        from valuelens.pipeline._session import SessionSettings
         from valuelens.runner import Estimate
 
-        settings = SessionSettings(
-            model=model,
-            base_urls=tuple(base_url or ()),
-            concurrency=concurrency,
-            requests_per_minute=rpm,
-            timeout_s=timeout,
-            store=store,
-        )
+        settings = session_settings(model, base_url, concurrency, rpm, timeout, store)
         summary = judge_sheets(
             via,
             settings,

@@ -26,6 +26,7 @@ from valuelens.cli._options import (
     TemplatesOpt,
     TimeoutOpt,
     WaitOpt,
+    session_settings,
 )
 
 DEFAULT_MIN_RESPONDENTS = 5
@@ -249,11 +250,10 @@ def register(app: typer.Typer) -> None:
         """Ask a model, as the AI in each scenario and country, to rate every value (resumable)."""
         from valuelens.pipeline import collect_compass_answers
         from valuelens.pipeline._compass import ANSWERS
-        from valuelens.pipeline._session import SessionSettings
         from valuelens.runner import Estimate
 
         answers = collect_compass_answers(
-            SessionSettings(model, tuple(base_url or ()), concurrency, rpm, timeout, store=store),
+            session_settings(model, base_url, concurrency, rpm, timeout, store),
             out,
             countries=countries,
             scenarios=scenarios,

@@ -25,6 +25,7 @@ from valuelens.cli._options import (
     TemplatesOpt,
     TimeoutOpt,
     WaitOpt,
+    session_settings,
 )
 
 if TYPE_CHECKING:
@@ -419,12 +420,12 @@ def generate_command(
     dry_run: DryRunOpt = False,
 ) -> None:
     """Generate value-informed actions (both polarities) in the VIA table format."""
-    from valuelens.pipeline import SessionSettings, generate_actions
+    from valuelens.pipeline import generate_actions
     from valuelens.runner import Estimate
 
     result = generate_actions(
         out,
-        SessionSettings(model, tuple(base_url or ()), concurrency, rpm, timeout, store=store),
+        session_settings(model, base_url, concurrency, rpm, timeout, store),
         countries=countries,
         topics=topics,
         values=values,

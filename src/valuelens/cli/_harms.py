@@ -28,6 +28,7 @@ from valuelens.cli._options import (
     TemplatesOpt,
     TimeoutOpt,
     WaitOpt,
+    session_settings,
 )
 
 _RunOpt = Annotated[
@@ -166,17 +167,12 @@ def register(app: typer.Typer) -> None:
 
         summary = harms_code(
             run,
-            judge,
+            session_settings(judge, base_url, concurrency, rpm, timeout, store),
             harm_taxonomy=harm_taxonomy,
             templates=templates,
             limit=limit,
             seed=seed,
             temperature=temperature,
-            concurrency=concurrency,
-            base_urls=base_url or (),
-            requests_per_minute=rpm,
-            timeout_s=timeout,
-            store=store,
             dry_run=dry_run,
             wait=wait,
         )

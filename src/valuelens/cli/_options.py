@@ -11,11 +11,14 @@ app's class) does the same for every option a command defines without a metavar.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer import _click as click
 from typer.core import TyperArgument, TyperGroup, TyperOption
+
+if TYPE_CHECKING:
+    from valuelens.pipeline import SessionSettings
 
 MODEL_HELP = "Model: embedded | embedded:PATH.gguf | openai:NAME | anthropic:NAME."
 CONCURRENCY_HELP = "Requests in flight at once."
@@ -158,3 +161,17 @@ class PlainHelpGroup(TyperGroup):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         _plain_params(self, ctx)
         return super().parse_args(ctx, args)
+
+
+def session_settings(
+    model: str,
+    base_url: list[str] | None,
+    concurrency: int,
+    rpm: float | None,
+    timeout: float | None,
+    store: Path | None,
+) -> SessionSettings:
+    """The shared connection options of a command, as the pipelines take them."""
+    from valuelens.pipeline import SessionSettings
+
+    return SessionSettings(model, tuple(base_url or ()), concurrency, rpm, timeout, store=store)

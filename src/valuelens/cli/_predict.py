@@ -27,6 +27,7 @@ from valuelens.cli._options import (
     TemplatesOpt,
     TimeoutOpt,
     WaitOpt,
+    session_settings,
 )
 
 if TYPE_CHECKING:
@@ -174,12 +175,9 @@ def register(app: typer.Typer) -> None:
         `--model` is the observer; `--templates` may hold predict/observer.jinja (your wording).
         """
         from valuelens.pipeline import run_predictions
-        from valuelens.pipeline._session import SessionSettings
         from valuelens.runner import Estimate
 
-        observer = SessionSettings(
-            model, tuple(base_url or ()), concurrency, rpm, timeout, store=store
-        )
+        observer = session_settings(model, base_url, concurrency, rpm, timeout, store)
         summary = run_predictions(
             run_dir,
             observer,
