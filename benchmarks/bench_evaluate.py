@@ -136,7 +136,7 @@ def build_payloads(via: Path, base_url: str, path: Path) -> list[str]:
     requests += action_task(variants="all", **settings).build_requests(actions)
     backend = OpenAIBackend(MODEL, base_url=base_url)
     # The backend's own body builder, so both sides send byte-for-byte the same JSON.
-    path.write_text(json.dumps([backend._body(request) for request in requests]))
+    path.write_text(json.dumps([backend.request_body(request) for request in requests]))
     return [request_key(request, backend.identity) for request in requests]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import resource
 import statistics
 import subprocess
@@ -29,7 +30,15 @@ import openai
 
 import _common  # noqa: F401  (puts tests/ on sys.path)
 from support.fake_server import spawn_server
-from valuelens.models import Message, OpenAIBackend, Request
+from valuelens.models import (
+    BackendError,
+    Capabilities,
+    Message,
+    OpenAIBackend,
+    Request,
+    Response,
+    Usage,
+)
 from valuelens.runner import Runner, Store
 
 MODEL = "bench-model"
@@ -133,6 +142,64 @@ async def with_runner(
     return phase
 
 
+class SleepBackend:
+    """An in-process backend: the fake server's latency and faults, without HTTP.
+
+    It isolates the runner's own CPU per request (keys, store, retries, results) from the
+    transport's. Faults are drawn from a seeded generator at the fake server's rates: 429 with
+    a 100 ms wait, as `retry-after-ms` says, and 500.
+    """
+
+    def __init__(self, latency: float, p429: float = 0.10, p500: float = 0.03) -> None:
+        self._latency, self._p429, self._p500 = latency, p429, p500
+        self._random = random.Random(0)
+        self._raw = {
+            "id": "chatcmpl-sleep",
+            "object": "chat.completion",
+            "model": MODEL,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "3"}}],
+            "usage": {"prompt_tokens": 40, "completion_tokens": 1, "total_tokens": 41},
+        }
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return {"kind": "sleep", "model": MODEL, "endpoint": "in-process"}
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities()
+
+    async def complete(self, request: Request) -> Response:
+        await asyncio.sleep(self._latency)
+        draw = self._random.random()
+        if draw < self._p429:
+            raise BackendError("HTTP 429", retryable=True, status=429, retry_after_s=0.1)
+        if draw < self._p429 + self._p500:
+            raise BackendError("HTTP 500", retryable=True, status=500)
+        usage = Usage(40, 1)
+        return Response("3", None, usage, self._latency, "stop", dict(self._raw))
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def runner_only(n: int, concurrency: int, latency: float) -> Phase:
+    """The runner's own CPU: `n` requests through `SleepBackend` (no HTTP), from an empty store."""
+    with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.db") as store:
+        runner = Runner(SleepBackend(latency), store, concurrency=concurrency, progress=False)
+        await runner.run(make_requests(64, "warm-sleep"))
+        requests = make_requests(n, "sleep")
+        wall, cpu = time.perf_counter(), time.process_time()
+        results = await runner.run(requests)
+        return Phase(
+            "runner, no HTTP",
+            time.perf_counter() - wall,
+            time.process_time() - cpu,
+            sum(result.ok for result in results),
+            len(requests),
+        )
+
+
 async def main(args: argparse.Namespace) -> None:
     server, base_url = start_server(args)
     ideal = args.n * args.latency / args.concurrency
@@ -182,6 +249,8 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         server.terminate()
         server.wait()
+    own = await runner_only(args.n, args.concurrency, args.latency)
+    print("  " + own.line() + "   (the runner's own share: an in-process backend, no HTTP)")
     peak_mb = peak_rss_mb()
     runner_peak_mb, imports_mb = measure_runner_memory(args)
     print(

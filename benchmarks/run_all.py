@@ -9,13 +9,18 @@ Parts (`--only` picks some):
 * transport: the runner (what `evaluate` sends through) vs a bare asyncio + AsyncOpenAI loop
   and vs the ideal (n x latency / concurrency), at c32 (5,000 requests, 50 ms) and c500
   (50,000 requests, 200 ms), with bench_runner's faults (10% 429, 3% 500); client CPU ms per
-  request; then the replay of every answer from the store (cached rerun, requests/s).
+  request, and the runner's own share of it (the same run through an in-process backend
+  with the same latency and faults, no HTTP); then the replay of every answer from the
+  store (cached rerun, requests/s).
 * memory: a fresh process streams 50,000 requests at c500 through the runner (nothing kept),
   and one keeps `run`'s result list; peak RSS, and RSS after 10k vs at the end.
 * cli: `valuelens evaluate` vs the bare loop as whole processes (bench_evaluate, one round).
+* rerun: a fully cached `valuelens evaluate` of 5,016 requests vs a bare process that imports
+  valuelens and reads the store (bench_rerun).
 * score: `score_value_action` on 7,392 pairs vs the naive scikit-learn loop (bench_score).
 * embedded: the bundled llama.cpp model: seconds per Task 1 scenario (logprob and generate),
-  per Task 2 pair, and Task 1 logprob with and without prefix-ordered sending.
+  per Task 2 pair, Task 1 logprob with and without prefix-ordered sending, and prompts read on
+  every core vs one thread (bench_embedded).
 
 Targets (issue 12): c500 runner <= 3x ideal; peak RSS < 200 MB and < 10% growth from 10k to
 50k; client CPU <= 1.5 ms/request at c32; runner <= 0.6x the bare loop's wall time at c32.
@@ -37,11 +42,18 @@ from pathlib import Path
 import _common  # noqa: F401  (puts tests/ on sys.path)
 import bench_runner
 from _common import best_of
-from bench_runner import Phase, bare_loop, make_requests, peak_rss_mb, with_runner
+from bench_runner import (
+    Phase,
+    bare_loop,
+    make_requests,
+    peak_rss_mb,
+    runner_only,
+    with_runner,
+)
 from valuelens.models import Backend, Request
 
 HERE = Path(__file__).resolve().parent
-PARTS = ("transport", "memory", "cli", "score", "embedded")
+PARTS = ("transport", "memory", "cli", "rerun", "score", "embedded")
 FIGURES: list[str] = []
 
 
@@ -82,7 +94,8 @@ async def transport(n: int, concurrency: int, latency: float) -> None:
     finally:
         server.terminate()
         server.wait()
-    for phase in (bare, runner, replay):
+    own = await runner_only(n, concurrency, latency)
+    for phase in (bare, runner, replay, own):
         print("    " + phase.line())
     tag = f"c{concurrency} {n:,} req"
     figure(f"{tag}: runner/bare wall {runner.wall_s / bare.wall_s:.2f}x")
@@ -92,6 +105,10 @@ async def transport(n: int, concurrency: int, latency: float) -> None:
     figure(
         f"{tag}: client CPU runner {cpu_ms(runner):.2f} ms/req, bare {cpu_ms(bare):.2f} ms/req "
         f"({cpu_ms(runner) / cpu_ms(bare):.2f}x)"
+    )
+    figure(
+        f"{tag}: of which the runner itself {cpu_ms(own):.2f} ms/req (an in-process backend "
+        "with the same latency and faults, no HTTP); the rest is the HTTP transport"
     )
     figure(
         f"{tag}: cached rerun {replay.wall_s:.2f} s = {n / replay.wall_s:,.0f} req/s "
@@ -179,6 +196,16 @@ def cli() -> None:
         print("    " + line)
         if line.startswith("SUMMARY"):
             figure("evaluate (one scenario, 456 requests, c32, 200 ms): " + line[8:])
+
+
+def rerun() -> None:
+    print("\n[rerun] a fully cached evaluate of 5,016 requests (bench_rerun)")
+    command = [sys.executable, str(HERE / "bench_rerun.py"), "--rounds=1"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    for line in output.splitlines():
+        print("    " + line)
+        if line.startswith("SUMMARY"):
+            figure("cached rerun (5,016 requests): " + line[8:])
 
 
 def score(repeat: int) -> None:
@@ -271,6 +298,13 @@ async def embedded(quick: bool) -> None:
     seconds, _ = await timed_run(backend, action)
     figure(f"embedded Task 2: {seconds / len(pairs):.1f} s per pair (8 variants)")
     await backend.aclose()
+    import bench_embedded
+
+    threads = await bench_embedded.main(4 if quick else 16, 2 if quick else 3)
+    figure(
+        f"embedded Task 1 logprob, prompts on all cores vs 1 thread: {threads['ratio']:.2f}x the "
+        f"wall time, CPU {threads['after_cpu_s']:.3f} vs {threads['before_cpu_s']:.3f} s/request"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,6 +323,7 @@ def main(args: argparse.Namespace) -> None:
         "transport": lambda: both_transports(c32_n, c500_n),
         "memory": lambda: memory(c500_n, 500),
         "cli": cli,
+        "rerun": rerun,
         "score": lambda: score(1 if args.quick else 3),
         "embedded": lambda: asyncio.run(embedded(args.quick)),
     }

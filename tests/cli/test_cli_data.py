@@ -24,6 +24,7 @@ CACHED = Path("valuelens/via/value_action_gap_full_data_generation.csv")
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A private cache dir and no download URL override."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("VALUELENS_CACHE_DIR", raising=False)  # the download goes under XDG
     monkeypatch.delenv("VALUELENS_VIA_URL", raising=False)
     return tmp_path / "cache"
 

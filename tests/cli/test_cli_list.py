@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
-from valuelens.cli import app
+from valuelens.cli import app, main
 
 
 def _json(*args: str) -> Any:
@@ -84,3 +85,27 @@ def test_a_bad_taxonomy_is_one_error(tmp_path: Path) -> None:
     bad.write_text("countries: [", encoding="utf-8")
     result = CliRunner().invoke(app, ["list", "countries", "--taxonomy", str(bad)])
     assert result.exit_code != 0
+
+
+def test_languages_are_english_and_the_six_packs() -> None:
+    rows = {r["code"]: r for r in _json("languages")}
+    # Issue 16: the main languages of the default countries, plus English.
+    assert set(rows) == {"en", "hi", "ur", "de", "fr", "ar", "fil"}
+    native = {code: row["native_for"] for code, row in rows.items()}
+    assert native["hi"] == "India" and native["ur"] == "Pakistan"
+    assert native["fil"] == "Philippines" and native["ar"] == "Egypt"
+    assert native["en"] == ""
+
+
+def test_languages_refuse_a_missing_pack_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "x"
+    monkeypatch.setattr(
+        sys, "argv", ["valuelens", "list", "languages", "--languages-dir", str(folder)]
+    )
+    with pytest.raises(SystemExit) as stopped:
+        main()
+    output = capsys.readouterr().err
+    assert stopped.value.code == 2
+    assert output.count("\n") == 1 and "languages folder not found" in output

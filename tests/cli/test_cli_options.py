@@ -35,17 +35,18 @@ EVERYWHERE = (
     "--store",
     "--temperature",
     "--dry-run",
+    "--model-arg",
 )
 """Options every model-running command has."""
 ALSO = {
-    ("evaluate",): ("--templates", "--taxonomy", "--seed", "--wait"),
+    ("evaluate",): ("--templates", "--taxonomy", "--seed", "--wait", "--batch"),
     ("quickstart",): ("--templates", "--taxonomy", "--seed", "--wait"),
-    ("generate",): ("--templates", "--taxonomy", "--seed"),
-    ("compass", "run"): ("--templates", "--taxonomy", "--seed", "--wait"),
-    ("predict", "run"): ("--templates", "--seed", "--wait"),
+    ("generate",): ("--templates", "--taxonomy", "--seed", "--batch"),
+    ("compass", "run"): ("--templates", "--taxonomy", "--seed", "--wait", "--batch"),
+    ("predict", "run"): ("--templates", "--seed", "--wait", "--batch"),
 }
 """Shared options a command has when the stage behind it takes them."""
-SHARED = (*EVERYWHERE, "--templates", "--taxonomy", "--seed", "--wait")
+SHARED = (*EVERYWHERE, "--templates", "--taxonomy", "--seed", "--wait", "--batch")
 
 
 class Stop(Exception):

@@ -70,6 +70,7 @@ def server() -> Iterator[tuple[str, _Files]]:
 @pytest.fixture(autouse=True)
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("VALUELENS_CACHE_DIR", raising=False)  # the tests' default: see below
     monkeypatch.delenv(VIA_URL_ENV, raising=False)
     return tmp_path / "cache"
 
@@ -100,6 +101,37 @@ def test_the_pinned_hash_is_the_reference_files(release_bytes: bytes) -> None:
 def test_cache_lives_under_the_user_cache_dir(cache: Path) -> None:
     assert via_cache_dir() == cache / "valuelens" / "via"
     assert default_via_path() is None
+
+
+def test_cache_follows_valuelens_cache_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
+    moved = tmp_path / "moved"
+    monkeypatch.setenv("VALUELENS_CACHE_DIR", str(moved))
+    assert via_cache_dir() == moved / "via"
+    monkeypatch.setenv("VALUELENS_CACHE_DIR", "  ")  # blank counts as unset
+    assert via_cache_dir() == cache / "valuelens" / "via"
+
+
+def test_download_lands_in_valuelens_cache_dir(
+    server: tuple[str, _Files],
+    release_bytes: bytes,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cache: Path,
+) -> None:
+    base, files = server
+    files.content["/data.csv"] = release_bytes
+    monkeypatch.setenv(VIA_URL_ENV, f"{base}/data.csv")
+    moved = tmp_path / "moved"
+    monkeypatch.setenv("VALUELENS_CACHE_DIR", str(moved))
+
+    path = download_via()
+
+    assert path == moved / "via" / VIA_FILENAME
+    assert path.read_bytes() == release_bytes
+    assert not (cache / "valuelens").exists()  # nothing under the user cache folder
+    assert ensure_via() == path
 
 
 def test_download_unpacks_verifies_and_caches_the_zip(

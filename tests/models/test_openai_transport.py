@@ -201,7 +201,7 @@ async def test_requests_go_through_a_proxy_when_the_environment_names_one(
 def test_tls_is_verified_for_https_and_not_set_up_for_http() -> None:
     import ssl
 
-    from valuelens.models._openai import _tls_context
+    from valuelens.models._http11 import tls_context as _tls_context
 
     context = _tls_context("https://api.openai.com/v1")
     assert context is not None and context.verify_mode == ssl.CERT_REQUIRED

@@ -19,8 +19,10 @@ from rich.table import Table
 from valuelens.cli._console import console, escape, exit_if_incomplete, print_info, print_note
 from valuelens.cli._options import (
     BaseUrlOpt,
+    BatchOpt,
     ConcurrencyOpt,
     DryRunOpt,
+    ModelArgOpt,
     ModelOpt,
     RpmOpt,
     SeedOpt,
@@ -173,6 +175,8 @@ def register(app: typer.Typer) -> None:
         concurrency: ConcurrencyOpt = 8,
         rpm: RpmOpt = None,
         timeout: TimeoutOpt = None,
+        model_arg: ModelArgOpt = None,
+        batch: BatchOpt = False,
         templates: TemplatesOpt = None,
         taxonomy: TaxonomyOpt = None,
         store: StoreOpt = None,
@@ -187,7 +191,9 @@ def register(app: typer.Typer) -> None:
         from valuelens.pipeline._annotate import judge_sheets
         from valuelens.runner import Estimate
 
-        settings = session_settings(model, base_url, concurrency, rpm, timeout, store)
+        settings = session_settings(
+            model, base_url, concurrency, rpm, timeout, store, model_arg, batch=batch
+        )
         summary = judge_sheets(
             via,
             settings,

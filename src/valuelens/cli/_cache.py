@@ -108,6 +108,7 @@ def show_info(path: Path) -> None:
     """Print the store's path, size, and answers and failures per model and endpoint."""
     from valuelens.runner._store import Store
 
+    show_via_cache()
     print_info(f"store: {path}")
     if not path.is_file():
         print_info("empty: nothing has been stored yet")
@@ -127,6 +128,22 @@ def show_info(path: Path) -> None:
         endpoint = escape(group.endpoint or "-")
         table.add_row(escape(group.model), endpoint, f"{group.answers:,}", f"{group.failures:,}")
     console.print(table)
+
+
+def show_via_cache() -> None:
+    """Print where the downloaded VIA release and the parsed VIA copies are, and their size."""
+    from valuelens.data._download import default_via_path, via_cache_dir
+    from valuelens.data._via_cache import describe, parsed_dir
+
+    release = default_via_path()
+    if release is None:
+        folder = via_cache_dir()
+        print_info(f"VIA release: not downloaded (`valuelens data download` puts it in {folder})")
+    else:
+        print_info(f"VIA release: {release} ({release.stat().st_size / 1_000_000:.1f} MB)")
+    count, size = describe()
+    if count:
+        print_info(f"parsed VIA copies: {count} ({size / 1_000_000:.1f} MB) in {parsed_dir()}")
 
 
 def clear_store(path: Path, model: str | None, *, confirmed: bool) -> None:

@@ -15,8 +15,10 @@ from rich.table import Table
 from valuelens.cli._console import console, escape, exit_if_incomplete, print_info, print_note
 from valuelens.cli._options import (
     BaseUrlOpt,
+    BatchOpt,
     ConcurrencyOpt,
     DryRunOpt,
+    ModelArgOpt,
     ModelOpt,
     RpmOpt,
     SeedOpt,
@@ -232,6 +234,8 @@ def register(app: typer.Typer) -> None:
         concurrency: ConcurrencyOpt = 8,
         rpm: RpmOpt = None,
         timeout: TimeoutOpt = None,
+        model_arg: ModelArgOpt = None,
+        batch: BatchOpt = False,
         store: StoreOpt = None,
         taxonomy: TaxonomyOpt = None,
         templates: TemplatesOpt = None,
@@ -253,7 +257,9 @@ def register(app: typer.Typer) -> None:
         from valuelens.runner import Estimate
 
         answers = collect_compass_answers(
-            session_settings(model, base_url, concurrency, rpm, timeout, store),
+            session_settings(
+                model, base_url, concurrency, rpm, timeout, store, model_arg, batch=batch
+            ),
             out,
             countries=countries,
             scenarios=scenarios,

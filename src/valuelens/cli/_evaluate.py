@@ -14,8 +14,11 @@ from valuelens.cli._options import (
     MODEL_HELP,
     AutoConcurrencyOpt,
     BaseUrlOpt,
+    BatchOpt,
     ConcurrencyOpt,
     DryRunOpt,
+    LanguagesDirOpt,
+    ModelArgOpt,
     ModelOpt,
     RpmOpt,
     SeedOpt,
@@ -29,7 +32,7 @@ from valuelens.cli._options import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from valuelens.pipeline import EvaluateConfig
     from valuelens.pipeline._sweep import SweepModel
@@ -83,6 +86,34 @@ JudgeUrlOpt = Annotated[
         show_default=False,
     ),
 ]
+LanguageOpt = Annotated[
+    str,
+    typer.Option(
+        "--language",
+        metavar="LANGS",
+        help="Prompt languages: en, native (each country in its pack's language), codes or "
+        "names (hi, German); several (en,native) ask the same pairs in each and report the gap "
+        "by prompt language. `valuelens list languages` shows them.",
+    ),
+]
+TranslatorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--translator",
+        metavar="SPEC",
+        help="Model that translates the VIA actions into the prompt languages (cached).",
+        show_default="the evaluated model",
+    ),
+]
+TranslatorUrlOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--translator-base-url",
+        metavar="URL",
+        help="API root of the --translator model's server; repeat to spread the load.",
+        show_default=False,
+    ),
+]
 LimitOpt = Annotated[
     int | None,
     typer.Option(
@@ -124,6 +155,7 @@ def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
             text = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items()))
             name = {"stated": "Task 1", "action": "Task 2"}.get(task, task)
             print_info(f"{name} parse status: {text}", style="dim")
+    _show_language_gap(outcome.summary)
     first = outcome.summary.get("action_first_option_rate")
     if first is not None and abs(first - 0.5) >= 0.25:
         print_info(
@@ -136,7 +168,36 @@ def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
     exit_if_incomplete(outcome.completeness.message())
 
 
+def _show_language_gap(summary: Mapping[str, object]) -> None:
+    """One line per prompt language: its alignment rate against English on the same pairs."""
+    gaps = summary.get("language_gap")
+    if not isinstance(gaps, dict):
+        return
+    for code, entry in gaps.items():
+        rate = entry.get("alignment_rate") if isinstance(entry, dict) else None
+        n_pairs = entry.get("n_pairs", 0) if isinstance(entry, dict) else 0
+        if not isinstance(rate, dict):
+            print_info(f"prompt language {code}: no pair in common with English", style="dim")
+            continue
+        print_info(
+            f"prompt language {code}: alignment rate {rate['language']:.3f} vs "
+            f"{rate['english']:.3f} in English on the same {n_pairs} pairs "
+            f"(difference {rate['difference']:+.3f})",
+            style="dim",
+        )
+    missing = summary.get("language_not_evaluated")
+    if isinstance(missing, dict) and any(missing.values()):
+        text = ", ".join(f"{code} {n}" for code, n in missing.items() if n)
+        print_info(
+            f"pairs not evaluated in their language (no Task 2 answer): {text}", style="yellow"
+        )
+
+
 def _show_estimates(stages: Sequence[tuple[str, Estimate]]) -> None:
+    from valuelens.runner import BatchEstimate
+
+    batched = any(isinstance(est, BatchEstimate) for _, est in stages)
+    cost_column = "cost (upper bound, batch price)" if batched else "cost (upper bound)"
     table = Table(title="dry run: nothing was sent", title_justify="left")
     for column in (
         "stage",
@@ -145,7 +206,7 @@ def _show_estimates(stages: Sequence[tuple[str, Estimate]]) -> None:
         "to send",
         "prompt tokens",
         "max completion",
-        "cost (upper bound)",
+        cost_column,
     ):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for stage, est in stages:
@@ -215,6 +276,8 @@ def evaluate_command(
     concurrency: ConcurrencyOpt = 8,
     rpm: RpmOpt = None,
     timeout: TimeoutOpt = None,
+    model_arg: ModelArgOpt = None,
+    batch: BatchOpt = False,
     templates: TemplatesOpt = None,
     store: StoreOpt = None,
     taxonomy: TaxonomyOpt = None,
@@ -222,6 +285,10 @@ def evaluate_command(
     limit: LimitOpt = None,
     judge: JudgeOpt = None,
     judge_base_url: JudgeUrlOpt = None,
+    language: LanguageOpt = "en",
+    languages_dir: LanguagesDirOpt = None,
+    translator: TranslatorOpt = None,
+    translator_base_url: TranslatorUrlOpt = None,
     no_report: Annotated[
         bool, typer.Option("--no-report", metavar="", help="Skip report.html.")
     ] = False,
@@ -234,6 +301,7 @@ def evaluate_command(
     models (--model A --model B, or --models FILE) run at the same time, each into its own
     folder under OUT, sharing the cache; a comparison report of them goes to OUT/report.html.
     """
+    from valuelens.models._args import ModelArgs
     from valuelens.pipeline import EvaluateConfig, evaluate_tasks
 
     specs = _model_specs(model, models)
@@ -254,6 +322,8 @@ def evaluate_command(
         concurrency=concurrency,
         requests_per_minute=rpm,
         timeout_s=timeout,
+        model_args=ModelArgs.parse(model_arg or ()),
+        batch=batch,
         templates=templates,
         store=store,
         taxonomy=taxonomy,
@@ -261,6 +331,10 @@ def evaluate_command(
         limit=limit,
         judge=judge,
         judge_base_urls=tuple(judge_base_url or ()),
+        languages=language,
+        languages_dir=languages_dir,
+        translator=translator,
+        translator_base_urls=tuple(translator_base_url or ()),
         report=not no_report,
         wait=wait,
     )
@@ -346,6 +420,7 @@ def quickstart_command(
     concurrency: AutoConcurrencyOpt = None,
     rpm: RpmOpt = None,
     timeout: TimeoutOpt = None,
+    model_arg: ModelArgOpt = None,
     templates: TemplatesOpt = None,
     store: StoreOpt = None,
     taxonomy: TaxonomyOpt = None,
@@ -358,6 +433,7 @@ def quickstart_command(
     Uses the official VIA actions when they are cached, and otherwise generates them with the
     model first; then Task 1 (all 8 variants), Task 2, scoring and the HTML report.
     """
+    from valuelens.models._args import ModelArgs
     from valuelens.pipeline import EvaluateConfig
 
     err_console.print(
@@ -385,6 +461,7 @@ def quickstart_command(
         concurrency=concurrency,
         requests_per_minute=rpm,
         timeout_s=timeout,
+        model_args=ModelArgs.parse(model_arg or ()),
         templates=templates,
         store=store,
         taxonomy=taxonomy,
@@ -413,6 +490,8 @@ def generate_command(
     concurrency: ConcurrencyOpt = 8,
     rpm: RpmOpt = None,
     timeout: TimeoutOpt = None,
+    model_arg: ModelArgOpt = None,
+    batch: BatchOpt = False,
     templates: TemplatesOpt = None,
     store: StoreOpt = None,
     taxonomy: TaxonomyOpt = None,
@@ -425,7 +504,7 @@ def generate_command(
 
     result = generate_actions(
         out,
-        session_settings(model, base_url, concurrency, rpm, timeout, store),
+        session_settings(model, base_url, concurrency, rpm, timeout, store, model_arg, batch=batch),
         countries=countries,
         topics=topics,
         values=values,

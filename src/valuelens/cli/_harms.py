@@ -18,8 +18,10 @@ from rich.table import Table
 from valuelens.cli._console import console, escape, exit_if_incomplete, print_info, print_note
 from valuelens.cli._options import (
     BaseUrlOpt,
+    BatchOpt,
     ConcurrencyOpt,
     DryRunOpt,
+    ModelArgOpt,
     RpmOpt,
     SeedOpt,
     StoreOpt,
@@ -153,6 +155,8 @@ def register(app: typer.Typer) -> None:
         concurrency: ConcurrencyOpt = 8,
         rpm: RpmOpt = None,
         timeout: TimeoutOpt = None,
+        model_arg: ModelArgOpt = None,
+        batch: BatchOpt = False,
         templates: TemplatesOpt = None,
         store: StoreOpt = None,
         dry_run: DryRunOpt = False,
@@ -167,7 +171,9 @@ def register(app: typer.Typer) -> None:
 
         summary = harms_code(
             run,
-            session_settings(judge, base_url, concurrency, rpm, timeout, store),
+            session_settings(
+                judge, base_url, concurrency, rpm, timeout, store, model_arg, batch=batch
+            ),
             harm_taxonomy=harm_taxonomy,
             templates=templates,
             limit=limit,

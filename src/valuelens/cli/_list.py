@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from valuelens.cli._console import console
-from valuelens.cli._options import TaxonomyOpt
+from valuelens.cli._options import LanguagesDirOpt, TaxonomyOpt
 
 if TYPE_CHECKING:
     from valuelens.taxonomy import Taxonomy
@@ -26,10 +26,11 @@ _V = TypeVar("_V")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `list` command group (countries, topics, values, variants, models, tasks)."""
+    """Add the `list` command group (countries, topics, values, variants, models, tasks, ...)."""
     list_app = typer.Typer(
         name="list",
-        help="List countries, topics, values, prompt variants, model backends or tasks.",
+        help="List countries, topics, values, prompt variants, model backends, tasks or "
+        "prompt languages.",
         no_args_is_help=True,
     )
     list_app.command("countries")(countries)
@@ -38,7 +39,15 @@ def register(app: typer.Typer) -> None:
     list_app.command("variants")(variants)
     list_app.command("models")(models)
     list_app.command("tasks")(tasks)
+    list_app.command("languages")(languages)
     app.add_typer(list_app, name="list")
+
+
+def languages(as_json: JsonOpt = False, languages_dir: LanguagesDirOpt = None) -> None:
+    """The prompt languages of `evaluate --language`: English and the language packs."""
+    from valuelens.taxonomy import describe_languages
+
+    _show(describe_languages(languages_dir), as_json)
 
 
 def countries(as_json: JsonOpt = False, taxonomy: TaxonomyOpt = None) -> None:

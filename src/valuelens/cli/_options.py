@@ -72,6 +72,38 @@ StoreOpt = Annotated[
         show_default=False,
     ),
 ]
+ModelArgOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--model-arg",
+        "-M",
+        metavar="KEY=VALUE",
+        help="Sent with every request; repeatable. max_tokens=N (replaces every request's), "
+        'top_p=P, stop=TEXT or stop=\'["A","B"]\', reasoning_effort=low|medium|high, '
+        "timeout=SECONDS (not in the cache key), or any other field of the request body "
+        "(values are JSON when they parse, else text).",
+        show_default=False,
+    ),
+]
+BatchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--batch",
+        metavar="",
+        help="Send the requests not in the cache through the provider's batch API (openai:, "
+        "anthropic:): half the price, answers within 24 hours. Rerun the same command to "
+        "collect a submitted batch; --dry-run shows the batch price.",
+    ),
+]
+LanguagesDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--languages-dir",
+        metavar="DIR",
+        help="Your language packs (CODE.yaml) and translated templates (_lang/CODE/).",
+        show_default=False,
+    ),
+]
 TaxonomyOpt = Annotated[
     Path | None,
     typer.Option(
@@ -170,8 +202,26 @@ def session_settings(
     rpm: float | None,
     timeout: float | None,
     store: Path | None,
+    model_arg: list[str] | None = None,
+    *,
+    batch: bool = False,
 ) -> SessionSettings:
-    """The shared connection options of a command, as the pipelines take them."""
+    """The shared connection options of a command, as the pipelines take them.
+
+    Raises:
+        ValuelensError: a `-M` item that is not KEY=VALUE, or a bad value for a known key.
+    """
+    from valuelens.models._args import ModelArgs
     from valuelens.pipeline import SessionSettings
 
-    return SessionSettings(model, tuple(base_url or ()), concurrency, rpm, timeout, store=store)
+    args = ModelArgs.parse(model_arg or ())
+    return SessionSettings(
+        model,
+        tuple(base_url or ()),
+        concurrency,
+        rpm,
+        timeout,
+        store=store,
+        model_args=args,
+        batch=batch,
+    )

@@ -17,8 +17,10 @@ from rich.table import Table
 from valuelens.cli._console import console, escape, exit_if_incomplete, print_info, print_note
 from valuelens.cli._options import (
     BaseUrlOpt,
+    BatchOpt,
     ConcurrencyOpt,
     DryRunOpt,
+    ModelArgOpt,
     ModelOpt,
     RpmOpt,
     SeedOpt,
@@ -165,6 +167,8 @@ def register(app: typer.Typer) -> None:
         concurrency: ConcurrencyOpt = 8,
         rpm: RpmOpt = None,
         timeout: TimeoutOpt = None,
+        model_arg: ModelArgOpt = None,
+        batch: BatchOpt = False,
         templates: TemplatesOpt = None,
         store: StoreOpt = None,
         dry_run: DryRunOpt = False,
@@ -177,7 +181,9 @@ def register(app: typer.Typer) -> None:
         from valuelens.pipeline import run_predictions
         from valuelens.runner import Estimate
 
-        observer = session_settings(model, base_url, concurrency, rpm, timeout, store)
+        observer = session_settings(
+            model, base_url, concurrency, rpm, timeout, store, model_arg, batch=batch
+        )
         summary = run_predictions(
             run_dir,
             observer,

@@ -16,9 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import platformdirs
-
 from valuelens._errors import ValuelensError
+from valuelens._paths import cache_dir
 
 if TYPE_CHECKING:
     import httpx
@@ -43,8 +42,12 @@ _OFFLINE_HINT = "download it by hand and pass --via PATH"
 
 
 def via_cache_dir() -> Path:
-    """The folder that holds the downloaded VIA data (it may not exist yet)."""
-    return Path(platformdirs.user_cache_dir("valuelens")) / "via"
+    """The folder that holds the downloaded VIA data (it may not exist yet).
+
+    `via/` under the cache folder: `$VALUELENS_CACHE_DIR/via` when that is set, else under the
+    user cache folder, next to the shared store of answers.
+    """
+    return cache_dir() / "via"
 
 
 def default_via_path() -> Path | None:

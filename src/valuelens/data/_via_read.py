@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from valuelens._errors import ValuelensError
+from valuelens.data import _via_cache
 from valuelens.data._io import canonical_column, read_table, text_or_none
 from valuelens.data._via_parse import PARSE_STATUSES, parse_action_text, parse_attributions
 from valuelens.taxonomy import Taxonomy, load_taxonomy
@@ -74,7 +75,28 @@ def load_via(path: str | Path, *, taxonomy: Taxonomy | None = None) -> pd.DataFr
 
 
 def load_table(path: Path, taxonomy: Taxonomy, *, strict: bool) -> Loaded:
-    """Read and canonicalise a VIA file; with `strict=False` bad polarities are counted, not fatal."""
+    """Read and canonicalise a VIA file; with `strict=False` bad polarities are counted, not fatal.
+
+    A large file is parsed once: later reads of the same bytes with the same taxonomy come from
+    its parsed copy in the cache folder (`valuelens.data._via_cache`).
+    """
+    copy = _via_cache.copy_path(path, taxonomy)
+    cached = _via_cache.read_copy(copy) if copy is not None else None
+    if cached is not None:
+        table, layout, issues, n_bad = cached
+        loaded = Loaded(table, layout, issues, n_bad)
+    else:
+        loaded = _parse_file(path, taxonomy)
+        if copy is not None:
+            parsed = (loaded.table, loaded.source_format, loaded.issues, loaded.n_bad_polarity)
+            _via_cache.write_copy(copy, parsed)
+    if strict and loaded.n_bad_polarity:
+        raise ValuelensError(f"{path.name}: {loaded.issues[0]}")
+    return loaded
+
+
+def _parse_file(path: Path, taxonomy: Taxonomy) -> Loaded:
+    """Read and canonicalise a VIA file, counting rows with a bad polarity (in `issues`)."""
     frame = _read_frame(path)
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     fmt, parsed = _parse_frame(frame, path)
@@ -90,13 +112,10 @@ def load_table(path: Path, taxonomy: Taxonomy, *, strict: bool) -> Loaded:
     loaded = Loaded(parsed, fmt)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        message = (
+        loaded.issues.append(
             f"{int(bad.sum())} rows have a missing or unknown polarity (first: data row "
             f"{first + 1}, {shown(frame['polarity'].iloc[first])}); expected 'positive' or 'negative'"
         )
-        if strict:
-            raise ValuelensError(f"{path.name}: {message}")
-        loaded.issues.append(message)
         loaded.n_bad_polarity = int(bad.sum())
     parsed["polarity"] = polarity
     loaded.table = parsed.loc[~bad, VIA_COLUMNS].reset_index(drop=True)

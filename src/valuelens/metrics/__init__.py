@@ -43,6 +43,12 @@ from valuelens.metrics._compass import (
     human_cell_means,
     model_cell_means,
 )
+from valuelens.metrics._language import (
+    LANGUAGE_GAP_COLUMNS,
+    LanguageGap,
+    language_gap,
+    language_pairs,
+)
 from valuelens.metrics._measures import (
     Measure,
     Summary,
@@ -72,12 +78,14 @@ from valuelens.metrics._value_action import (
 
 __all__ = [
     "HUMAN_TO_LIKERT",
+    "LANGUAGE_GAP_COLUMNS",
     "NEUTRAL_LIKERT",
     "PAIRED_MEASURES",
     "SCORE_COLUMNS",
     "THRESHOLD",
     "ActionScope",
     "CompassResult",
+    "LanguageGap",
     "Measure",
     "PairedDifference",
     "PairedTest",
@@ -100,6 +108,8 @@ __all__ = [
     "headline_measures",
     "human_cell_means",
     "krippendorff_alpha",
+    "language_gap",
+    "language_pairs",
     "majority_vote",
     "measure",
     "measures",

@@ -39,10 +39,6 @@ from typing import Literal
 import krippendorff
 import numpy as np
 import pandas as pd
-from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import (  # type: ignore[import-untyped]
-    fleiss_kappa as _statsmodels_fleiss_kappa,
-)
 
 from valuelens._errors import ValuelensError
 
@@ -101,6 +97,9 @@ def cohen_kappa(
         return math.nan
     if _single_class(pd.concat([pairs["a"], pairs["b"]])):
         return 1.0
+    # Imported here: scikit-learn costs seconds at import, and most runs never compute a kappa.
+    from sklearn.metrics import cohen_kappa_score
+
     return float(cohen_kappa_score(pairs["a"].tolist(), pairs["b"].tolist(), weights=weights))
 
 
@@ -124,7 +123,9 @@ def _fleiss_from_counts(counts: pd.DataFrame) -> float:
     table = counts.to_numpy(dtype=float)
     per_item = table.sum(axis=1)
     if np.all(per_item == per_item[0]):
-        return float(_statsmodels_fleiss_kappa(table, method="fleiss"))
+        from statsmodels.stats.inter_rater import fleiss_kappa  # type: ignore[import-untyped]
+
+        return float(fleiss_kappa(table, method="fleiss"))
     item_agreement = (table * (table - 1)).sum(axis=1) / (per_item * (per_item - 1))
     shares = table.sum(axis=0) / table.sum()
     expected = float((shares**2).sum())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -74,25 +75,8 @@ def build_pairs(
         ValuelensError: when `action_scope` is neither "grid" nor "sample".
     """
     _check_scope(action_scope)
-    stated = stated.assign(likert=pd.to_numeric(stated["likert"], errors="coerce"))
-    likert = stated.groupby(PAIR_KEYS, sort=False)["likert"].agg(
-        stated_likert="mean", n_stated_variants="count"
-    )
-    negative = pd.Series(
-        np.where(
-            choices["choice"] == "negative",
-            1.0,
-            np.where(choices["choice"] == "positive", 0.0, np.nan),
-        ),
-        index=choices.index,
-    )
-    if "p_negative" in choices.columns and not paper_compat:
-        probability = pd.to_numeric(choices["p_negative"], errors="coerce")
-        negative = probability.where(negative.notna() & probability.notna(), negative)
-    choice_flags = choices.assign(negative=negative)
-    chosen = choice_flags.groupby(PAIR_KEYS, sort=False)["negative"].agg(
-        chosen="mean", n_action_variants="count"
-    )
+    likert = _stated_means(stated)
+    chosen = _negative_shares(choices, paper_compat)
     pairs = _in_taxonomy_order(likert.join(chosen, how="outer").reset_index(), taxonomy)
     if action_scope == "sample":
         pairs = pairs[_in_table(pairs, choices)].reset_index(drop=True)
@@ -134,6 +118,33 @@ def build_pairs(
         "n_action_variants",
     ]
     return pairs[columns]
+
+
+def _stated_means(stated: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Mean Likert answer and number of answers per pair (and per `by` column)."""
+    stated = stated.assign(likert=pd.to_numeric(stated["likert"], errors="coerce"))
+    grouped = stated.groupby([*PAIR_KEYS, *by], sort=False)["likert"]
+    return pd.DataFrame(grouped.agg(stated_likert="mean", n_stated_variants="count"))
+
+
+def _negative_shares(
+    choices: pd.DataFrame, paper_compat: bool, by: Sequence[str] = ()
+) -> pd.DataFrame:
+    """Share of answers that chose the negative action, and their number, per pair (and `by`)."""
+    negative = pd.Series(
+        np.where(
+            choices["choice"] == "negative",
+            1.0,
+            np.where(choices["choice"] == "positive", 0.0, np.nan),
+        ),
+        index=choices.index,
+    )
+    if "p_negative" in choices.columns and not paper_compat:
+        probability = pd.to_numeric(choices["p_negative"], errors="coerce")
+        negative = probability.where(negative.notna() & probability.notna(), negative)
+    choice_flags = choices.assign(negative=negative)
+    grouped = choice_flags.groupby([*PAIR_KEYS, *by], sort=False)["negative"]
+    return pd.DataFrame(grouped.agg(chosen="mean", n_action_variants="count"))
 
 
 def _check_scope(action_scope: str) -> None:
@@ -338,17 +349,14 @@ def variant_scores(
     """
     _check_scope(action_scope)
     columns = ["task", "variant", "alignment_rate", "accuracy", "n_pairs", "action_positive_rate"]
+    grid = _VariantGrid.build(stated, choices, taxonomy, paper_compat, action_scope)
     rows = []
     for task, table in (("stated", stated), ("action", choices)):
         if "variant" not in table.columns:
             continue
-        for variant in _variant_ids(table["variant"]):
-            only = table[table["variant"] == variant]
-            s, c = (only, choices) if task == "stated" else (stated, only)
-            pairs = build_pairs(s, c, taxonomy, paper_compat=paper_compat)
-            if action_scope == "sample":
-                pairs = pairs[_in_table(pairs, choices)].reset_index(drop=True)
-            scen = scores_by_group(pairs, SCENARIO_KEYS, "stated", "chosen")
+        for variant, side in grid.per_variant(task, table).items():
+            s, c = (side, grid.chosen) if task == "stated" else (grid.stated, side)
+            scen = grid.scores(s, c)
             rows.append(
                 {
                     "task": task,
@@ -357,11 +365,81 @@ def variant_scores(
                     "accuracy": _mean(scen["accuracy"]),
                     "n_pairs": int(scen["n"].sum()),
                     "action_positive_rate": (
-                        _positive_rate(only) if task == "action" else float("nan")
+                        _positive_rate(table[table["variant"] == variant])
+                        if task == "action"
+                        else float("nan")
                     ),
                 }
             )
     return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class _VariantGrid:
+    """Every pair of both tables once, in `build_pairs` order, with T1 and T2 over all variants.
+
+    A variant's T1 (or T2) is laid onto these rows instead of joining the tables again per
+    variant. A pair a variant does not have is NaN on that side, so it drops out of the scores
+    just as the pair is absent from that variant's own `build_pairs`; the rows left keep their
+    order, so the scores are the same numbers.
+    """
+
+    keys: pd.MultiIndex
+    scenario: NDArray[np.intp]
+    stated: NDArray[np.float64]
+    chosen: NDArray[np.float64]
+    paper_compat: bool
+
+    @classmethod
+    def build(
+        cls,
+        stated: pd.DataFrame,
+        choices: pd.DataFrame,
+        taxonomy: Taxonomy,
+        paper_compat: bool,
+        action_scope: ActionScope,
+    ) -> _VariantGrid:
+        likert, chosen = _stated_means(stated), _negative_shares(choices, paper_compat)
+        pairs = _in_taxonomy_order(likert.join(chosen, how="outer").reset_index(), taxonomy)
+        if action_scope == "sample":
+            pairs = pairs[_in_table(pairs, choices)].reset_index(drop=True)
+        keys = pd.MultiIndex.from_frame(pairs[PAIR_KEYS])
+        scenario = pd.MultiIndex.from_frame(pairs[SCENARIO_KEYS].astype(object)).factorize()[0]
+        return cls(
+            keys,
+            scenario,
+            ((pairs["stated_likert"] - 1) / 3).to_numpy(dtype=float),
+            pairs["chosen"].to_numpy(dtype=float),
+            paper_compat,
+        )
+
+    def per_variant(self, task: str, table: pd.DataFrame) -> dict[object, NDArray[np.float64]]:
+        """Each variant's T1 (task 'stated') or T2 ('action') on the grid's rows, NaN if absent."""
+        if task == "stated":
+            means = _stated_means(table, by=["variant"])["stated_likert"]
+            values = ((means - 1) / 3).to_numpy(dtype=float)
+        else:
+            means = _negative_shares(table, self.paper_compat, by=["variant"])["chosen"]
+            values = means.to_numpy(dtype=float)
+        index = means.index
+        assert isinstance(index, pd.MultiIndex)  # pair keys, then the variant
+        rows = self.keys.get_indexer(index.droplevel(len(PAIR_KEYS)))
+        variants = index.get_level_values("variant")
+        laid_out: dict[object, NDArray[np.float64]] = {}
+        for variant in _variant_ids(table["variant"]):
+            laid = np.full(len(self.keys), np.nan)
+            # rows < 0: a pair the sample scope left out
+            mine = np.asarray(variants == variant) & (rows >= 0)
+            laid[rows[mine]] = values[mine]
+            laid_out[variant] = laid
+        return laid_out
+
+    def scores(self, stated: NDArray[np.float64], chosen: NDArray[np.float64]) -> pd.DataFrame:
+        """Per scenario F1, accuracy and n of one (T1, T2) assignment to the grid's rows."""
+        if self.paper_compat:
+            chosen = np.where(np.isnan(chosen), 0.0, chosen)
+        frame = pd.DataFrame({"scenario": self.scenario, "stated": stated, "chosen": chosen})
+        return scores_by_group(frame, ["scenario"], "stated", "chosen")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from valuelens.models._base import (
@@ -25,6 +26,7 @@ from valuelens.models._common import (
 
 if TYPE_CHECKING:
     import anthropic
+    from anthropic.types import Message
 
 ANTHROPIC_URL = "https://api.anthropic.com"
 _STOP_REASONS: dict[str, FinishReason] = {
@@ -34,11 +36,18 @@ _STOP_REASONS: dict[str, FinishReason] = {
 }
 
 
+_EFFORTS = ("low", "medium", "high", "xhigh", "max")
+"""The `output_config.effort` levels the Messages API knows."""
+
+
 class AnthropicBackend:
     """Claude models. No log-probabilities; JSON-schema output through `output_config`.
 
     The SDK no longer lists `temperature`; it is sent as an extra field, and dropped for good
-    if the API rejects it.
+    if the API rejects it. A request's `extra` fields are mapped to the Messages API: `stop`
+    becomes `stop_sequences`, `reasoning_effort` becomes `output_config.effort` (low, medium,
+    high, xhigh, max); any other field is sent as given, in the body (`top_p`, `top_k`,
+    `thinking`).
 
     Example:
         >>> backend = AnthropicBackend("claude-sonnet-4-20250514")  # key from ANTHROPIC_API_KEY
@@ -111,31 +120,38 @@ class AnthropicBackend:
         self._send_temperature = False
         return await self._send(request)
 
+    def message_params(self, request: Request) -> dict[str, Any]:
+        """The Messages API parameters this backend sends for `request` (SDK names).
+
+        `extra_body` holds the fields the SDK does not name (the request's own extras, and
+        `temperature`, which the SDK no longer lists).
+
+        Raises:
+            BackendError: (fatal) an `extra` field the Messages API cannot take as given.
+        """
+        options, extra = _mapped_extra(request.extra)
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        if system:
+            options["system"] = system
+        if request.json_schema is not None:
+            output = options.setdefault("output_config", {})
+            output["format"] = {"type": "json_schema", "schema": request.json_schema}
+        if self._send_temperature:
+            extra["temperature"] = request.temperature
+        turns = [
+            {"role": m.role, "content": m.content} for m in request.messages if m.role != "system"
+        ]
+        params = {"model": self._model, "max_tokens": request.max_tokens, "messages": turns}
+        return {**params, **options, "extra_body": extra or None}
+
     async def _send(self, request: Request) -> Response:
         import anthropic
 
         client = self._get_client()
-        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
-        turns: Any = [
-            {"role": m.role, "content": m.content} for m in request.messages if m.role != "system"
-        ]
-        options: dict[str, Any] = {}
-        if system:
-            options["system"] = system
-        if request.json_schema is not None:
-            options["output_config"] = {
-                "format": {"type": "json_schema", "schema": request.json_schema}
-            }
-        extra = {"temperature": request.temperature} if self._send_temperature else None
+        params = self.message_params(request)
         started = time.perf_counter()
         try:
-            message = await client.messages.create(
-                model=self._model,
-                max_tokens=request.max_tokens,
-                messages=turns,
-                extra_body=extra,
-                **options,
-            )
+            message = await client.messages.create(**params)
         except anthropic.APIStatusError as error:
             detail, _ = error_detail(error.body)
             headers = error.response.headers
@@ -145,17 +161,44 @@ class AnthropicBackend:
         except (anthropic.APIResponseValidationError, ValueError) as error:
             message = f"invalid response body: {type(error).__name__}: {error}"
             raise BackendError(redact(message), retryable=True) from None
-        text = "".join(getattr(block, "text", "") for block in message.content)
-        return Response(
-            text=text,
-            usage=Usage(message.usage.input_tokens, message.usage.output_tokens),
-            latency_s=time.perf_counter() - started,
-            finish_reason=_STOP_REASONS.get(str(message.stop_reason), "unknown"),
-            raw=message.model_dump(mode="json"),
-        )
+        return response_from_message(message, time.perf_counter() - started)
 
     async def aclose(self) -> None:
         """Close the HTTP connections (those of a finished event loop are just dropped)."""
         client, self._client = self._client, None
         if client is not None and self._loop is asyncio.get_running_loop():
             await client.close()
+
+
+def response_from_message(message: Message, latency_s: float = 0.0) -> Response:
+    """A `Response` from an SDK `Message` (a direct answer or one line of a batch)."""
+    text = "".join(getattr(block, "text", "") for block in message.content)
+    return Response(
+        text=text,
+        usage=Usage(message.usage.input_tokens, message.usage.output_tokens),
+        latency_s=latency_s,
+        finish_reason=_STOP_REASONS.get(str(message.stop_reason), "unknown"),
+        raw=message.model_dump(mode="json"),
+    )
+
+
+def _mapped_extra(fields: Mapping[str, object]) -> tuple[dict[str, Any], dict[str, object]]:
+    """A request's `extra` fields as the Messages API names them: (SDK arguments, extra body).
+
+    Raises:
+        BackendError: (fatal) a `reasoning_effort` the API does not know.
+    """
+    options: dict[str, Any] = {}
+    extra: dict[str, object] = {}
+    for name, value in fields.items():
+        if name == "stop":
+            options["stop_sequences"] = [value] if isinstance(value, str) else value
+        elif name == "reasoning_effort":
+            if value not in _EFFORTS:
+                known = ", ".join(_EFFORTS)
+                message = f"reasoning_effort={value}: Anthropic's efforts are {known}"
+                raise BackendError(message, fatal=True)
+            options["output_config"] = {"effort": value}
+        else:
+            extra[name] = value
+    return options, extra

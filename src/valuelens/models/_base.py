@@ -32,6 +32,10 @@ class Request:
         json_schema: when set, ask the backend to constrain output to this JSON schema.
         top_logprobs: when set, return this many top log-probabilities per generated token.
         seed: sampling seed, where the backend honours one.
+        extra: other request fields, in the OpenAI chat-completions vocabulary (`top_p`,
+            `stop`, `reasoning_effort`, or any field the server knows), which backends merge
+            into what they send (mapping names where their API differs). Model arguments
+            (`-M`, `valuelens.models._args`) arrive here. Part of the cache key when not empty.
         metadata: caller's bookkeeping (task, variant id, item key). Not sent to the model and
             not part of the cache key.
     """
@@ -42,6 +46,7 @@ class Request:
     json_schema: JsonObject | None = None
     top_logprobs: int | None = None
     seed: int | None = 0
+    extra: JsonObject = field(default_factory=dict, hash=False)
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 

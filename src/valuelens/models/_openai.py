@@ -1,24 +1,20 @@
 """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama, llama.cpp server).
 
-Requests go straight to the HTTP connection pool (`httpcore2`, which the `openai` SDK's client
-is built on) with a pre-serialised JSON body; the SDK's client layers cost more CPU per request
-than everything else the runner does (benchmarks/README.md has the figures). Where a proxy
-applies (`HTTPS_PROXY`, ...), the `httpx2` client is used instead, which honours it as the SDK
-would.
+Requests go over HTTP/1.1 keep-alive connections on asyncio protocols, framed by h11
+(`_http11.py`), with a pre-serialised JSON body; the SDK's client layers, and the connection
+pool under them, cost more CPU per request than everything else the runner does
+(benchmarks/README.md has the figures). Where a proxy applies (`HTTPS_PROXY`, ...), the `httpx2`
+client is used instead, which honours it as the SDK would.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
-import ssl
 import time
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from valuelens.models._base import BackendError, Capabilities, Request, Response
@@ -31,70 +27,19 @@ from valuelens.models._common import (
     parse_chat_completion,
     status_error,
 )
-
-if TYPE_CHECKING:
-    import httpcore2
+from valuelens.models._http11 import Answer, Http11Transport
 
 OPENAI_URL = "https://api.openai.com/v1"
 _PLACEHOLDER_KEY = "no-key-needed"
 _SCHEMA_REJECTED = (400, 422)
-_REASONS = {400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Server Error"}
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """An HTTP answer: status, reason phrase, headers (lower-case names) and body."""
-
-    status: int
-    reason: str
-    headers: Mapping[str, str]
-    content: bytes
 
 
 class _Transport(Protocol):
     """Posts a JSON body; raises `BackendError` (connection errors) and nothing else."""
 
-    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> _Answer: ...
+    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> Answer: ...
 
     async def aclose(self) -> None: ...
-
-
-class _PoolTransport:
-    """One `httpcore2` connection pool: HTTP/1.1 keep-alive, TLS as `httpx2` sets it up."""
-
-    def __init__(
-        self, endpoint: str, max_connections: int, timeout_s: float, secrets: list[str | None]
-    ) -> None:
-        import httpcore2
-
-        self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=_tls_context(endpoint),
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-        )
-        self._errors: tuple[type[Exception], ...] = (
-            httpcore2.TimeoutException,
-            httpcore2.NetworkError,
-            httpcore2.ProtocolError,
-            httpcore2.ProxyError,
-            httpcore2.UnsupportedProtocol,
-        )
-        phases = ("connect", "read", "write", "pool")
-        self._extensions = {"timeout": dict.fromkeys(phases, timeout_s)}
-        self._secrets = secrets
-        self._endpoint = endpoint  # the API root, which connection errors name
-
-    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> _Answer:
-        try:
-            answer = await self._pool.request(
-                "POST", url, headers=headers, content=body, extensions=self._extensions
-            )
-        except self._errors as error:
-            raise connection_error(error, self._secrets, url=self._endpoint) from None
-        return _Answer(answer.status, _reason(answer), _headers(answer.headers), answer.content)
-
-    async def aclose(self) -> None:
-        await self._pool.aclose()
 
 
 class _ClientTransport:
@@ -113,41 +58,16 @@ class _ClientTransport:
         self._secrets = secrets
         self._endpoint = endpoint  # the API root, which connection errors name
 
-    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> _Answer:
+    async def post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> Answer:
         try:
             answer = await self._client.post(url, content=body, headers=headers)
         except self._errors as error:
             raise connection_error(error, self._secrets, url=self._endpoint) from None
         lower = {name.lower(): value for name, value in answer.headers.items()}
-        return _Answer(answer.status_code, answer.reason_phrase, lower, answer.content)
+        return Answer(answer.status_code, answer.reason_phrase, lower, answer.content)
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-@functools.cache
-def _shared_tls_context() -> ssl.SSLContext:
-    import httpx2
-
-    return httpx2.create_ssl_context()
-
-
-def _tls_context(endpoint: str) -> ssl.SSLContext | None:
-    """The TLS settings of `httpx2` (certifi, `SSL_CERT_FILE`), built once; none for http://.
-
-    Loading the certificates costs about 30 ms, once per process rather than per pool.
-    """
-    return _shared_tls_context() if endpoint.startswith("https:") else None
-
-
-def _reason(answer: httpcore2.Response) -> str:
-    phrase = answer.extensions.get("reason_phrase", b"")
-    text = phrase.decode("latin-1") if isinstance(phrase, bytes) else str(phrase)
-    return text or _REASONS.get(answer.status, f"HTTP {answer.status}")
-
-
-def _headers(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in pairs}
 
 
 def uses_proxy(url: str) -> bool:
@@ -174,6 +94,8 @@ class OpenAIBackend:
     Nothing is retried here: the runner retries, so that it can count attempts and record
     failures. The headers are the SDK's that matter: `Authorization: Bearer <key>`, and
     `OpenAI-Organization` / `OpenAI-Project` from `OPENAI_ORG_ID` / `OPENAI_PROJECT_ID` when set.
+    A request's `extra` fields (`top_p`, `stop`, `reasoning_effort`, ...) go into the JSON
+    body as they are.
 
     Example:
         >>> backend = OpenAIBackend("gpt-4o-mini")  # key from OPENAI_API_KEY
@@ -240,21 +162,32 @@ class OpenAIBackend:
             # Pooled connections belong to the loop that opened them (an earlier asyncio.run).
             self._transports, self._loop = [], loop
         if not self._transports:
-            key = os.environ.get(self._api_key_env) or None
-            if key is None:
-                if self._base_url == OPENAI_URL:
-                    message = f"{self._api_key_env} is not set; export it, or pass --base-url"
-                    raise BackendError(message, fatal=True)
-                key = _PLACEHOLDER_KEY
+            key = self.api_key()
             self._api_key = key
             self._headers = _request_headers(key)
             per_shard = max(1, self._max_connections // self._shards)
-            kind = _ClientTransport if uses_proxy(self._base_url) else _PoolTransport
+            kind: type[_ClientTransport | Http11Transport] = (
+                _ClientTransport if uses_proxy(self._base_url) else Http11Transport
+            )
             self._transports = [
                 kind(self._base_url, per_shard, self._timeout_s, [key]) for _ in range(self._shards)
             ]
             self._in_flight = [0] * self._shards
         return self._transports
+
+    def api_key(self) -> str:
+        """The key from the environment; a placeholder for a custom endpoint without one.
+
+        Raises:
+            BackendError: (fatal) OpenAI's own endpoint and no key set.
+        """
+        key = os.environ.get(self._api_key_env) or None
+        if key is not None:
+            return key
+        if self._base_url == OPENAI_URL:
+            message = f"{self._api_key_env} is not set; export it, or pass --base-url"
+            raise BackendError(message, fatal=True)
+        return _PLACEHOLDER_KEY
 
     async def complete(self, request: Request) -> Response:
         """Send one chat completion.
@@ -262,7 +195,7 @@ class OpenAIBackend:
         Raises:
             BackendError: classified for the runner (see `BackendError`).
         """
-        body = self._body(request)
+        body = self.request_body(request)
         try:
             return await self._send(body)
         except BackendError as error:
@@ -275,7 +208,8 @@ class OpenAIBackend:
         self._schema_supported = False
         return response
 
-    def _body(self, request: Request) -> dict[str, object]:
+    def request_body(self, request: Request) -> dict[str, object]:
+        """The chat-completion JSON body this backend sends for `request` (also a batch line's)."""
         body: dict[str, object] = {
             "model": self._model,
             "messages": chat_messages(request),
@@ -289,6 +223,8 @@ class OpenAIBackend:
         if request.top_logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = request.top_logprobs
+        for name, value in request.extra.items():
+            body.setdefault(name, value)  # the request's own fields win over extra ones
         return body
 
     async def _send(self, body: dict[str, object]) -> Response:
@@ -311,7 +247,7 @@ class OpenAIBackend:
             raise BackendError(message, retryable=True, status=answer.status) from None
         return parse_chat_completion(payload, time.perf_counter() - started)
 
-    def _status_error(self, answer: _Answer) -> BackendError:
+    def _status_error(self, answer: Answer) -> BackendError:
         detail, code = error_detail(_error_body(answer.content))
         message = str(detail) if detail else answer.reason
         return status_error(answer.status, message, answer.headers, [self._api_key], code)

@@ -463,6 +463,7 @@ def judge_sheets(
         "headline": _headline(quality),
         "judge": judge.model,
         "backend": done.identity,
+        **judge.recorded_args(),
         "parse_status": {str(k): int(v) for k, v in judged["parse_status"].value_counts().items()},
         "temperature": temperature,
         "templates": str(templates) if templates else "built-in",

@@ -146,6 +146,7 @@ def collect_compass_answers(
         "kind": "compass-answers",
         "model": label,
         "backend": done.identity,
+        **settings.recorded_args(),
         "n_requests": len(requests),
         "n_failed_requests": int(replies["error"].notna().sum()),
         "parse_status": {str(k): int(v) for k, v in answers["parse_status"].value_counts().items()},

@@ -25,10 +25,13 @@ from valuelens.data._download import default_via_path, download_via
 from valuelens.metrics import (
     ValueActionResult,
     first_option_rate,
+    language_gap,
+    language_pairs,
     score_value_action,
     variant_scores,
 )
 from valuelens.models import Request
+from valuelens.models._args import ModelArgs
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
 from valuelens.pipeline._session import Session, SessionSettings, open_session
 from valuelens.pipeline._subset import Pair, stratified_pairs
@@ -52,7 +55,16 @@ from valuelens.tasks import (
     task_names,
 )
 from valuelens.tasks import Task as AnyTask
-from valuelens.taxonomy import Taxonomy, load_taxonomy
+from valuelens.tasks._translate import TranslateTask, translate_task, translations_by_text
+from valuelens.taxonomy import (
+    ENGLISH,
+    LanguageChoice,
+    Taxonomy,
+    language_plan,
+    load_taxonomy,
+    parse_languages,
+)
+from valuelens.taxonomy._languages import entry_languages
 
 Task = Literal["stated", "action"]
 GenerateMode = Literal["auto", "always", "never"]
@@ -114,6 +126,10 @@ class EvaluateConfig:
         concurrency: requests in flight at once.
         requests_per_minute: optional rate limit.
         timeout_s: seconds one attempt may take (default 120; no limit for the embedded model).
+        model_args: `-M` arguments sent with every request of the evaluated model (see
+            `valuelens.models._args`); the judge and the translator get none.
+        batch: send the evaluated model's requests through the provider's batch API
+            (`SessionSettings.batch`).
         max_reasks: how often Task 1 asks again for values missing from an answer.
         templates: a folder with the user's own prompt templates.
         store: the SQLite cache (default: the shared store; see `run_cache`).
@@ -124,6 +140,15 @@ class EvaluateConfig:
         judge_base_urls: API roots for `judge` (it shares the run's store and limits).
         limit: evaluate a reproducible, stratified subset of this many pairs instead of the
             whole grid (see `valuelens.pipeline._subset`); None for every pair.
+        languages: the prompt languages, comma-separated: `en` (default), `native` (each
+            country in its language pack's language, `native_for`; English where there is
+            none), or codes/names (`hi`, `German`). The first entry gives the run's main
+            scores; with several, the same pairs are asked in each and the gap by prompt
+            language against English goes into `language_gap`.
+        languages_dir: a folder of the user's language packs (`<code>.yaml`) and translated
+            templates (`_lang/<code>/<task>/`), searched before the built-in ones.
+        translator: the model that translates the VIA actions (None: the evaluated model).
+        translator_base_urls: API roots for `translator`.
         progress: show progress bars.
         report: write `report.html` into the run directory.
         wait: when another process is writing `out`, wait for it instead of failing.
@@ -145,6 +170,8 @@ class EvaluateConfig:
     concurrency: int = 8
     requests_per_minute: float | None = None
     timeout_s: float | None = None
+    model_args: ModelArgs = field(default_factory=ModelArgs)
+    batch: bool = False
     max_reasks: int = 1
     templates: Path | None = None
     store: Path | None = None
@@ -153,6 +180,10 @@ class EvaluateConfig:
     limit: int | None = None
     judge: str | None = None
     judge_base_urls: tuple[str, ...] = ()
+    languages: str = ENGLISH
+    languages_dir: Path | None = None
+    translator: str | None = None
+    translator_base_urls: tuple[str, ...] = ()
     progress: bool = True
     report: bool = True
     wait: bool = False
@@ -199,6 +230,16 @@ class _Plan:
     extras: list[_Extra] = field(default_factory=list)
     pairs: list[Pair] | None = None
     """The `--limit` subset of (country, topic, value) pairs; None for the whole grid."""
+    languages: LanguageChoice = field(default_factory=lambda: LanguageChoice((ENGLISH,), {}))
+    language_countries: dict[str, list[str]] = field(default_factory=dict)
+    """Prompt language code -> the countries asked in it."""
+    primary: dict[str, str] = field(default_factory=dict)
+    """Country -> the prompt language of the main scores (the first `--language` entry)."""
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether some prompt is in a language other than English."""
+        return any(code != ENGLISH for code in self.language_countries)
 
     def scenarios(self) -> list[tuple[str, str]]:
         """The (country, topic) scenarios asked, in grid order."""
@@ -255,18 +296,21 @@ async def evaluate_async(config: EvaluateConfig) -> EvaluateOutcome:
 
 async def _evaluate_locked(config: EvaluateConfig) -> EvaluateOutcome:
     plan = _plan(config)
-    stated = _stated_task(config, plan) if "stated" in config.tasks else None
-    action = _action_task(config, plan) if "action" in config.tasks else None
+    languages = _language_tasks(config, plan)
+    tasks = [t for lt in languages for t in (lt.stated, lt.action)]
     async with _session(config) as session:
-        for task in (stated, action, *(e.task for e in plan.extras)):  # fail before sending
+        for task in (*tasks, *(e.task for e in plan.extras)):  # fail before sending
             check = getattr(task, "check_backend", None)
             if check is not None:
                 check(session.backend.capabilities)
         runner = session.runner
         stages: dict[str, list[RunResult]] = {}
         actions, source = await _actions(config, plan, runner, stages)
-        tables = await _run_tasks(plan, runner, stated, action, actions, stages)
         async with _OtherModels(config) as others:
+            translated = await _translations(config, plan, runner, others, actions, stages)
+            tables = await _run_tasks(plan, runner, languages, actions, translated, stages)
+            if translated is not None:
+                tables["translations"] = translated
             tables |= await _run_extras(config, plan, runner, others, actions, stages)
             totals = sum((r.totals for r in others.runners()), runner.totals)
     completeness = Completeness.of(stages, totals)
@@ -290,10 +334,16 @@ async def estimate_async(config: EvaluateConfig) -> list[tuple[str, Estimate]]:
     if actions is None and plan.needs_actions(config):
         stages["generate"] = _generate_requests(_generate_task(config, plan), plan)
     pairs = actions if actions is not None else _placeholder_actions(plan)
-    if "stated" in config.tasks:
-        stages["stated"] = _stated_requests(_stated_task(config, plan), plan)
-    if "action" in config.tasks:
-        stages["action"] = _action_task(config, plan).build_requests(pairs)
+    if translate := _translation_requests(config, plan, pairs):
+        stages["translate"] = translate  # counted at the evaluated model's prices
+    for tasks in _language_tasks(config, plan):
+        # The English actions stand in for their translations, to size the prompts.
+        suffix = "" if tasks.code == ENGLISH else f" ({tasks.code})"
+        if tasks.stated is not None:
+            stages["stated" + suffix] = _stated_requests(tasks.stated, plan, tasks.countries)
+        if tasks.action is not None:
+            own = pairs[pairs["country"].isin(tasks.countries)]
+            stages["action" + suffix] = tasks.action.build_requests(own)
     for extra in plan.extras:
         scope = plan.extra_scope(extra, config, pairs)
         stages[extra.spec.name] = extra.evaluation.requests(extra.task, scope)
@@ -332,9 +382,58 @@ def _plan(config: EvaluateConfig) -> _Plan:
         via_path=config.via or default_via_path(),
     )
     plan.extras = [_extra(config, plan, name) for name in chosen if name not in EVALUATE_TASKS]
+    _plan_languages(config, plan)
     if config.limit is not None:
         plan.pairs = stratified_pairs(*plan.scope, config.limit, seed=config.seed)
     return plan
+
+
+def _plan_languages(config: EvaluateConfig, plan: _Plan) -> None:
+    """Resolve `--language` into the countries each language asks, checking the packs."""
+    choice = parse_languages(config.languages, config.languages_dir)
+    plan.languages = choice
+    plan.language_countries = language_plan(choice, plan.countries)
+    plan.primary = entry_languages(choice.entries[0], plan.countries, choice.packs.values())
+    for code, countries in plan.language_countries.items():
+        if code != ENGLISH:
+            choice.packs[code].check_covers(plan.taxonomy, countries)
+
+
+@dataclass(frozen=True)
+class _LanguageTasks:
+    """Task 1 and Task 2 in one prompt language, for the countries asked in it."""
+
+    code: str
+    countries: tuple[str, ...]
+    stated: StatedTask | None
+    action: ActionTask | None
+    templates: TemplateSet | None
+
+
+def _language_tasks(config: EvaluateConfig, plan: _Plan) -> list[_LanguageTasks]:
+    """The tasks of every prompt language (English first when asked), configured up front."""
+    configured = []
+    for code, countries in plan.language_countries.items():
+        pack = plan.languages.packs.get(code) if code != ENGLISH else None
+        templates = _language_templates(config, code) if pack is not None else plan.templates
+        options = {"templates": templates, "language": pack} if pack is not None else {}
+        configured.append(
+            _LanguageTasks(
+                code,
+                tuple(countries),
+                _stated_task(config, plan, **options) if "stated" in config.tasks else None,
+                _action_task(config, plan, **options) if "action" in config.tasks else None,
+                templates,
+            )
+        )
+    return configured
+
+
+def _language_templates(config: EvaluateConfig, code: str) -> TemplateSet:
+    tasks = [t for t in EVALUATE_TASKS if t in config.tasks]
+    return load_templates(
+        config.templates, tasks=tasks, language=code, languages_dir=config.languages_dir
+    )
 
 
 def _extra(config: EvaluateConfig, plan: _Plan, name: str) -> _Extra:
@@ -374,24 +473,26 @@ def _generate_task(config: EvaluateConfig, plan: _Plan) -> GenerateTask:
     return configured_task("generate", GenerateTask, **_shared_settings(config, plan))
 
 
-def _stated_task(config: EvaluateConfig, plan: _Plan) -> StatedTask:
+def _stated_task(config: EvaluateConfig, plan: _Plan, **language: object) -> StatedTask:
+    """Task 1; `language` (templates and a pack) replaces the English settings."""
     return configured_task(
         "stated",
         StatedTask,
         variants=config.stated_variants,
         scoring=config.scoring,
         max_reasks=config.max_reasks,
-        **_shared_settings(config, plan),
+        **(_shared_settings(config, plan) | language),
     )
 
 
-def _action_task(config: EvaluateConfig, plan: _Plan) -> ActionTask:
+def _action_task(config: EvaluateConfig, plan: _Plan, **language: object) -> ActionTask:
+    """Task 2; `language` (templates and a pack) replaces the English settings."""
     return configured_task(
         "action",
         ActionTask,
         variants=config.action_variants,
         scoring=config.scoring,
-        **_shared_settings(config, plan),
+        **(_shared_settings(config, plan) | language),
     )
 
 
@@ -475,11 +576,19 @@ def _grid_pairs(plan: _Plan) -> list[Pair]:
     return [(c, t, v) for c in plan.countries for t in plan.topics for v in plan.values]
 
 
-def _stated_requests(task: StatedTask, plan: _Plan) -> list[Request]:
-    """Task 1's requests: every scenario asked rates all of the run's values."""
+def _stated_requests(
+    task: StatedTask, plan: _Plan, countries: Sequence[str] | None = None
+) -> list[Request]:
+    """Task 1's requests: every scenario asked (of `countries`) rates all of the run's values."""
+    chosen = plan.countries if countries is None else list(countries)
     if plan.pairs is None:
-        return task.build_requests(*plan.scope)
-    return [r for c, t in plan.scenarios() for r in task.build_requests([c], [t], plan.values)]
+        return task.build_requests(chosen, plan.topics, plan.values)
+    return [
+        r
+        for c, t in plan.scenarios()
+        if c in chosen
+        for r in task.build_requests([c], [t], plan.values)
+    ]
 
 
 def _generate_requests(task: GenerateTask, plan: _Plan) -> list[Request]:
@@ -488,34 +597,168 @@ def _generate_requests(task: GenerateTask, plan: _Plan) -> list[Request]:
     return [r for c, t, v in plan.pairs for r in task.build_requests([c], [t], [v])]
 
 
+def _in_language(
+    actions: pd.DataFrame, tasks: _LanguageTasks, translations: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The VIA rows of the language's countries, their actions in that language.
+
+    A row without a usable translation loses its action (status `failed`), so its pair is not
+    asked in that language rather than asked in English; so do both rows of a pair whose two
+    actions came out as the same text (the choice would mean nothing).
+    """
+    rows = actions[actions["country"].isin(tasks.countries)].reset_index(drop=True)
+    if tasks.code == ENGLISH:
+        return rows
+    found = translations_by_text(translations) if translations is not None else {}
+    translated = pd.Series(
+        [found.get((tasks.code, str(a))) for a in rows["action"]], index=rows.index, dtype=object
+    )
+    same = translated.groupby([rows["country"], rows["topic"], rows["value"]]).transform(
+        lambda sides: len(sides) > 1 and sides.notna().all() and sides.nunique() == 1
+    )
+    usable = translated.notna() & ~same.astype(bool)
+    return rows.assign(
+        action=translated.where(usable, None),
+        parse_status=rows["parse_status"].where(usable, "failed"),
+    )
+
+
+@dataclass
+class _Asked:
+    """One language's requests and, after the run, its results."""
+
+    tasks: _LanguageTasks
+    stated: list[Request]
+    action: list[Request]
+
+
+def _asked(
+    plan: _Plan,
+    languages: Sequence[_LanguageTasks],
+    actions: pd.DataFrame | None,
+    translations: pd.DataFrame | None,
+) -> list[_Asked]:
+    asked = []
+    for tasks in languages:
+        stated = _stated_requests(tasks.stated, plan, tasks.countries) if tasks.stated else []
+        action: list[Request] = []
+        if tasks.action is not None and actions is not None:
+            action = tasks.action.build_requests(_in_language(actions, tasks, translations))
+        asked.append(_Asked(tasks, stated, action))
+    return asked
+
+
 async def _run_tasks(
     plan: _Plan,
     runner: Runner,
-    stated: StatedTask | None,
-    action: ActionTask | None,
+    languages: Sequence[_LanguageTasks],
     actions: pd.DataFrame | None,
+    translations: pd.DataFrame | None,
     stages: dict[str, list[RunResult]],
 ) -> dict[str, pd.DataFrame]:
-    """Run both tasks; every result is also recorded in `stages` (for the failed counts)."""
+    """Run both tasks in every prompt language; every result is also recorded in `stages`."""
     tables: dict[str, pd.DataFrame] = {}
     if actions is not None:
         tables["actions"] = actions
-    stated_requests = _stated_requests(stated, plan) if stated else []
-    action_requests = action.build_requests(actions) if action and actions is not None else []
+    asked = _asked(plan, languages, actions, translations)
     # One batch, so Task 2 requests fill the slots that Task 1 stragglers leave idle.
-    results = await runner.run([*stated_requests, *action_requests])
-    stages["stated"] = results[: len(stated_requests)]
-    stages["action"] = results[len(stated_requests) :]
-    if stated is not None:
-        records = stated.parse_many(stages["stated"])
-        while reasks := stated.reask_requests(records):
-            reasked = await runner.run(reasks)
-            stages["stated"] = [*stages["stated"], *reasked]
-            records += stated.parse_many(reasked)
-        tables["responses_stated"] = stated.to_frame(records)
-    if action is not None and actions is not None:
-        tables["responses_action"] = action.to_frame(action.parse_many(stages["action"]))
+    results = iter(await runner.run([r for a in asked for r in (*a.stated, *a.action)]))
+    stated_frames: dict[str, pd.DataFrame] = {}
+    action_frames: dict[str, pd.DataFrame] = {}
+    stages.setdefault("stated", [])
+    stages.setdefault("action", [])
+    for a in asked:
+        stated_results = [next(results) for _ in a.stated]
+        action_results = [next(results) for _ in a.action]
+        stages["stated"] += stated_results
+        stages["action"] += action_results
+        if a.tasks.stated is not None:
+            stated_frames[a.tasks.code] = await _stated_frame(
+                a.tasks.stated, runner, stated_results, stages
+            )
+        if a.tasks.action is not None and actions is not None:
+            records = a.tasks.action.parse_many(action_results)
+            action_frames[a.tasks.code] = a.tasks.action.to_frame(records)
+    tables |= _language_tables(plan, "stated", stated_frames)
+    tables |= _language_tables(plan, "action", action_frames)
     return tables
+
+
+async def _stated_frame(
+    task: StatedTask, runner: Runner, results: list[RunResult], stages: dict[str, list[RunResult]]
+) -> pd.DataFrame:
+    """Task 1's table, after asking again for the values the answers left out."""
+    records = task.parse_many(results)
+    while reasks := task.reask_requests(records):
+        reasked = await runner.run(reasks)
+        stages["stated"] = [*stages["stated"], *reasked]
+        records += task.parse_many(reasked)
+    return task.to_frame(records)
+
+
+def _language_tables(
+    plan: _Plan, task: str, frames: Mapping[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame]:
+    """`responses_<task>` in the main scores' language of each country, and `language_<task>`.
+
+    `language_<task>` (only with a language other than English) holds every language's
+    answers, each row with its `language`.
+    """
+    if not frames:
+        return {}
+    if not plan.multilingual:
+        return {f"responses_{task}": frames[ENGLISH]}
+    main = [
+        frame[frame["country"].isin([c for c, lang in plan.primary.items() if lang == code])]
+        for code, frame in frames.items()
+    ]
+    return {
+        f"responses_{task}": pd.concat(main, ignore_index=True),
+        f"language_{task}": pd.concat(frames.values(), ignore_index=True),
+    }
+
+
+async def _translations(
+    config: EvaluateConfig,
+    plan: _Plan,
+    runner: Runner,
+    others: _OtherModels,
+    actions: pd.DataFrame | None,
+    stages: dict[str, list[RunResult]],
+) -> pd.DataFrame | None:
+    """Translate the VIA actions of every other language's countries, once per text."""
+    requests = _translation_requests(config, plan, actions)
+    if not requests:
+        return None
+    model = config.translator or config.model
+    chosen = runner
+    if model != config.model or config.translator_base_urls:
+        chosen = await others.runner(model, config.translator_base_urls)
+    results = await chosen.run(requests)
+    stages["translate"] = list(results)
+    task = _translate_task(config)
+    return task.to_frame(task.parse_many(results))
+
+
+def _translate_task(config: EvaluateConfig) -> TranslateTask:
+    folder = config.templates
+    own = folder is not None and (Path(folder) / "translate").is_dir()
+    templates = load_templates(folder, tasks=["translate"]) if own else None
+    return translate_task(templates=templates, seed=config.seed)
+
+
+def _translation_requests(
+    config: EvaluateConfig, plan: _Plan, actions: pd.DataFrame | None
+) -> list[Request]:
+    if actions is None or "action" not in config.tasks or not plan.multilingual:
+        return []
+    task = _translate_task(config)
+    requests = []
+    for code, countries in plan.language_countries.items():
+        if code != ENGLISH:
+            texts = actions.loc[actions["country"].isin(countries), "action"]
+            requests += task.build_requests(texts, plan.languages.packs[code])
+    return requests
 
 
 class _OtherModels:
@@ -540,20 +783,27 @@ class _OtherModels:
         """Every runner opened so far."""
         return list(self._runners.values())
 
-    async def runner(self, model: str) -> Runner:
-        """The runner of `model`, its session opened the first time it is asked for."""
-        if model not in self._runners:
+    async def runner(self, model: str, base_urls: tuple[str, ...] | None = None) -> Runner:
+        """The runner of `model`, its session opened the first time it is asked for.
+
+        `base_urls` are its API roots (None: `judge_base_urls`).
+        """
+        urls = self._config.judge_base_urls if base_urls is None else base_urls
+        key = f"{model} {' '.join(urls)}"
+        if key not in self._runners:
             settings = replace(
                 SessionSettings.of(self._config),
                 model=model,
-                base_urls=self._config.judge_base_urls,
+                base_urls=urls,
                 progress=False,
+                model_args=ModelArgs(),
+                batch=False,
             )
             opened = await self._stack.enter_async_context(
                 open_session(settings, run_dir=self._config.out)
             )
-            self._runners[model] = opened.runner
-        return self._runners[model]
+            self._runners[key] = opened.runner
+        return self._runners[key]
 
 
 async def _run_extras(
@@ -627,6 +877,8 @@ def _finish(
         "actions_source": source,
         "scoring": config.scoring,
         "temperature": config.temperature,
+        **SessionSettings.of(config).recorded_args(),
+        **({"batch": True} if config.batch else {}),
         "stated_variants": config.stated_variants,
         "action_variants": config.action_variants,
         # Where each template of the tasks this run used came from (a user's folder or built-in).
@@ -661,10 +913,78 @@ def _finish(
         }
     else:
         summary["kind"] = "value-action-responses"
+    if plan.multilingual:
+        language_tables, language_summary = _language_results(config, plan, tables)
+        tables |= language_tables
+        summary |= language_summary
     summary |= _extra_summary(plan, tables, summary)
     write_run(config.out, summary, storable(tables))
     report = _write_report(config) if config.report and result is not None else None
     return EvaluateOutcome(config.out, summary, result, tables, report, completeness)
+
+
+def _language_results(
+    config: EvaluateConfig, plan: _Plan, tables: Mapping[str, pd.DataFrame]
+) -> tuple[dict[str, pd.DataFrame], dict[str, object]]:
+    """The per-language tables and summary entries of a run with other prompt languages."""
+    summary: dict[str, object] = {
+        "prompt_languages": list(plan.languages.entries),
+        "prompt_language_by_country": dict(plan.primary),
+        "language_countries": {code: list(c) for code, c in plan.language_countries.items()},
+        "language_names": {
+            code: plan.languages.packs[code].name
+            for code in plan.language_countries
+            if code in plan.languages.packs
+        },
+        "language_templates": {
+            tasks.code: dict(tasks.templates.language_files)
+            for tasks in _language_tasks(config, plan)
+            if tasks.code != ENGLISH and tasks.templates is not None
+        },
+    }
+    found: dict[str, pd.DataFrame] = {}
+    translations = tables.get("translations")
+    if translations is not None:
+        summary["translator"] = config.translator or config.model
+        summary["translation_status"] = _status_counts(translations)
+    if "language_stated" in tables and "language_action" in tables:
+        stated = plan.only_chosen_pairs(tables["language_stated"])
+        pairs = language_pairs(stated, tables["language_action"], plan.taxonomy)
+        gap = language_gap(pairs, languages=list(plan.language_countries), seed=config.seed)
+        found = {"language_pairs": pairs, "language_gap": gap.table}
+        summary["language_gap"] = gap.summary
+        summary["language_pairs_scored"] = _scored_by_language(pairs)
+        if "actions" in tables:
+            summary["language_not_evaluated"] = _not_evaluated(plan, tables["actions"], pairs)
+    return found, summary
+
+
+def _status_counts(translations: pd.DataFrame) -> dict[str, dict[str, int]]:
+    result: dict[str, dict[str, int]] = {}
+    for code, part in translations.groupby("language", sort=False):
+        counts = part["parse_status"].value_counts()
+        result[str(code)] = {str(k): int(v) for k, v in counts.items()}
+    return result
+
+
+def _scored_by_language(pairs: pd.DataFrame) -> dict[str, int]:
+    scored = pairs.dropna(subset=["stated", "chosen"])
+    return {str(k): int(v) for k, v in scored["language"].value_counts(sort=False).items()}
+
+
+def _not_evaluated(plan: _Plan, actions: pd.DataFrame, pairs: pd.DataFrame) -> dict[str, int]:
+    """Per language, the VIA pairs of its countries that got no Task 2 answer in it.
+
+    Most often an action whose translation could not be read, so the pair was not asked.
+    """
+    asked = actions[["country", "topic", "value"]].drop_duplicates()
+    missing: dict[str, int] = {}
+    for code, countries in plan.language_countries.items():
+        own = asked[asked["country"].isin(countries)]
+        answered = pairs[(pairs["language"] == code) & pairs["chosen"].notna()]
+        keys = set(map(tuple, answered[["country", "topic", "value"]].astype(str).to_numpy()))
+        missing[code] = sum(tuple(map(str, row)) not in keys for row in own.to_numpy())
+    return missing
 
 
 def _extra_template_sources(plan: _Plan) -> dict[str, str]:

@@ -90,6 +90,8 @@ SHEET_COLUMNS = [
     "harm",
     "note",
 ]
+JUDGE_ARGS = "judge_model_args"
+"""The summary field with the judge's model arguments (`-M`), when it had any."""
 AUTHORS_MODELS = {
     "chatgpt": "gpt-3.5-turbo",
     "deepseek": "deepseek-r1-distill-llama-70b",
@@ -505,11 +507,17 @@ def _rewrite(
     updates: Mapping[str, object],
     tables: Mapping[str, pd.DataFrame],
     taxonomy: HarmTaxonomy,
+    *,
+    removed: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Write the run again with new summary fields and tables, counts and agreement redone."""
+    """Write the run again with new summary fields and tables, counts and agreement redone.
+
+    The `removed` fields of the summary go (e.g. the model arguments of an earlier coding).
+    """
     merged = {**_tables(record), **tables, "labels": taxonomy.definitions()}
     merged.update(_derived(merged, taxonomy))
-    summary = {**record.summary.to_dict(), **updates}
+    kept = {k: v for k, v in record.summary.to_dict().items() if k not in removed}
+    summary = {**kept, **updates}
     summary.update(_label_facts(merged, taxonomy))
     write_run(record.path, summary, _storable(merged), wait=True)
     return summary
@@ -633,6 +641,7 @@ def harms_code(
     updates = {
         "judge": model,
         "judge_backend": done.identity,
+        **judge_settings.recorded_args(JUDGE_ARGS),
         "n_coded": int(codes["harm"].notna().sum()),
         "parse_status": {str(k): int(v) for k, v in codes["parse_status"].value_counts().items()},
         "judge_temperature": temperature,
@@ -641,7 +650,7 @@ def harms_code(
         **completeness.summary_fields(),
         **accumulated_usage(run, usage_of(done.totals)),
     }
-    return _rewrite(record, updates, {"codes": codes}, taxonomy)
+    return _rewrite(record, updates, {"codes": codes}, taxonomy, removed=(JUDGE_ARGS,))
 
 
 # ---- people ---------------------------------------------------------------------------------

@@ -178,6 +178,7 @@ def run_predictions(
         "target": target,
         "observer": observer.model,
         "backend": done.identity,
+        **observer.recorded_args(),
         "settings": list(task.settings),
         "shots_per_label": shots,
         "n_examples": len(examples),

@@ -21,41 +21,30 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypedDict, Unpack
 
-import platformdirs
 from pydantic import BaseModel, ValidationError
 
 from valuelens._errors import ValuelensError
+from valuelens._paths import cache_dir
 from valuelens._rundir import write_text_atomic
 from valuelens.models import Backend, Request, load_backend
-from valuelens.runner import Estimate, Runner, RunResult, RunStats, Store
+from valuelens.models._args import ModelArgs, with_model_args
+from valuelens.models._base import JsonObject
+from valuelens.runner import BatchRunner, Estimate, Runner, RunResult, RunStats, Store
 
 CACHE_NAME = "cache.sqlite"
 """The file name of a store: the shared one, and a run directory's own in older versions."""
 OLDER_CACHE_NAMES = (CACHE_NAME, "store.sqlite")
 """Names earlier versions gave a run directory's own cache (`compass run` used `store.sqlite`)."""
-CACHE_DIR_ENV = "VALUELENS_CACHE_DIR"
-"""The environment variable that moves the shared store's folder."""
 LEDGER_NAME = "requests.json"
 """The file in a run directory that names its store and the keys of its requests."""
 DEFAULT_TIMEOUT_S = 120.0
 """Seconds one attempt at a request may take unless told otherwise."""
-
-
-def cache_dir() -> Path:
-    """The folder of the shared store: `$VALUELENS_CACHE_DIR`, else the user cache folder."""
-    configured = os.environ.get(CACHE_DIR_ENV, "").strip()
-    return (
-        Path(configured).expanduser()
-        if configured
-        else Path(platformdirs.user_cache_dir("valuelens"))
-    )
 
 
 def default_store() -> Path:
@@ -100,6 +89,8 @@ class ConnectionOptions(TypedDict, total=False):
     timeout_s: float | None
     progress: bool
     store: Path | None
+    model_args: ModelArgs
+    batch: bool
 
 
 class SessionOptions(ConnectionOptions, total=False):
@@ -142,6 +133,12 @@ class SessionSettings:
         progress: show progress on stderr.
         store: the SQLite cache; None: the run directory's older cache if it has one, else
             the shared store (see `run_cache`).
+        batch: send the requests missing from the store as provider batches (OpenAI Batch
+            API, Anthropic Message Batches) at half price instead of one by one; a rerun
+            collects a submitted batch instead of submitting it again.
+        model_args: arguments sent with every request (`-M`: max_tokens, top_p, stop, ...;
+            see `valuelens.models._args`). Those that change answers are part of the cache
+            keys; their `timeout`, when given, replaces `timeout_s`.
     """
 
     model: str = "embedded"
@@ -151,11 +148,17 @@ class SessionSettings:
     timeout_s: float | None = None
     progress: bool = True
     store: Path | None = None
+    model_args: ModelArgs = field(default_factory=ModelArgs)
+    batch: bool = False
 
     @classmethod
     def of(cls, source: _HasSessionFields) -> SessionSettings:
-        """The settings held by `source` (e.g. an `EvaluateConfig`), field by field."""
-        return cls(**{f.name: getattr(source, f.name) for f in dataclasses.fields(cls)})
+        """The settings held by `source` (e.g. an `EvaluateConfig`), field by field.
+
+        A source without `model_args` (written before they existed) gets none.
+        """
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{name: getattr(source, name) for name in names if hasattr(source, name)})
 
     def updated(self, options: ConnectionOptions, *, model: str | None = None) -> SessionSettings:
         """These settings with `model` and the fields `options` gives replaced."""
@@ -167,7 +170,21 @@ class SessionSettings:
             timeout_s=options.get("timeout_s", self.timeout_s),
             progress=options.get("progress", self.progress),
             store=options.get("store", self.store),
+            model_args=options.get("model_args", self.model_args),
+            batch=options.get("batch", self.batch),
         )
+
+    @property
+    def effective_timeout_s(self) -> float:
+        """Seconds one attempt may take: `-M timeout`, else `timeout_s`, else the default."""
+        for seconds in (self.model_args.timeout_s, self.timeout_s):
+            if seconds is not None:
+                return seconds
+        return DEFAULT_TIMEOUT_S
+
+    def recorded_args(self, key: str = "model_args") -> JsonObject:
+        """`{key: the model arguments}` for a run's summary; empty without any."""
+        return {} if self.model_args.is_empty else {key: self.model_args.recorded()}
 
     def store_for(self, run_dir: Path | None) -> Path:
         """The store to open: `store` when set, else the default for `run_dir`."""
@@ -275,17 +292,11 @@ async def open_session(
         The open session.
     """
     settings = session_settings(settings, options)
-    backend = load_backend(settings.model, base_urls=settings.base_urls)
+    loaded = load_backend(settings.model, base_urls=settings.base_urls)
+    backend = with_model_args(loaded, settings.model_args)
     try:
         with Store(settings.store_for(run_dir)) as opened:
-            runner = Runner(
-                backend,
-                opened,
-                concurrency=settings.concurrency,
-                requests_per_minute=settings.requests_per_minute,
-                timeout_s=DEFAULT_TIMEOUT_S if settings.timeout_s is None else settings.timeout_s,
-                progress=settings.progress,
-            )
+            runner = _runner(settings, backend, opened)
             try:
                 yield Session(backend, opened, runner)
             finally:
@@ -293,6 +304,20 @@ async def open_session(
                     write_ledger(run_dir, opened)
     finally:
         await backend.aclose()
+
+
+def _runner(settings: SessionSettings, backend: Backend, store: Store) -> Runner:
+    """The session's runner: one request at a time, or (`batch`) the provider's batch API."""
+    if settings.batch:
+        return BatchRunner(backend, store, progress=settings.progress)
+    return Runner(
+        backend,
+        store,
+        concurrency=settings.concurrency,
+        requests_per_minute=settings.requests_per_minute,
+        timeout_s=settings.effective_timeout_s,
+        progress=settings.progress,
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ A sweep file names models with their own endpoints and settings (YAML or JSON)::
         base_url: [http://127.0.0.1:8001/v1, http://127.0.0.1:8002/v1]
         name: llama
         concurrency: 64
+        args: {max_tokens: 64, top_p: 0.9}   # model arguments, as `-M`; over the command's
 
 Example:
     >>> outcome = evaluate_models(base_config, ["openai:gpt-4o-mini", "openai:gpt-4o"])  # doctest: +SKIP
@@ -30,13 +31,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 
 from valuelens._errors import ValuelensError
 from valuelens._rundir import write_text_atomic
+from valuelens.models._args import ModelArgs
 from valuelens.pipeline._evaluate import EvaluateConfig, EvaluateOutcome, evaluate_async
 from valuelens.pipeline._session import run_cache
 
@@ -54,11 +56,28 @@ class SweepModel(BaseModel):
     name: str | None = None
     concurrency: int | None = Field(default=None, ge=1)
     rpm: float | None = Field(default=None, gt=0)
+    args: dict[str, JsonValue] = Field(
+        default_factory=dict, description="Model arguments, as `-M KEY=VALUE` gives them."
+    )
 
     @field_validator("base_url", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
+
+    @field_validator("args")
+    @classmethod
+    def _known_args(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        try:
+            ModelArgs.from_mapping(value, where="")
+        except ValuelensError as exc:
+            raise ValueError(str(exc).strip()) from None
+        return value
+
+    @property
+    def model_args(self) -> ModelArgs:
+        """The entry's own model arguments."""
+        return ModelArgs.from_mapping(self.args)
 
 
 def load_sweep_file(path: Path) -> list[SweepModel]:
@@ -81,7 +100,8 @@ def load_sweep_file(path: Path) -> list[SweepModel]:
         except ValidationError as exc:
             problem = exc.errors()[0]
             where = ".".join(str(p) for p in problem["loc"]) or "entry"
-            raise ValuelensError(f"{path}: model {number}: {where}: {problem['msg']}") from None
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            raise ValuelensError(f"{path}: model {number}: {where}: {message}") from None
     return models
 
 
@@ -147,7 +167,7 @@ async def evaluate_models_async(
     entries = [m if isinstance(m, SweepModel) else SweepModel(model=m) for m in models]
     if not entries:
         raise ValuelensError("--model: name at least one model")
-    keys = [(e.model, e.base_url, e.name) for e in entries]
+    keys = [(e.model, e.base_url, e.name, e.model_args.key_entry()) for e in entries]
     if len(set(keys)) != len(keys):
         raise ValuelensError("--model: the same model is named twice")
     store = config.store or run_cache(config.out)
@@ -160,6 +180,7 @@ async def evaluate_models_async(
             base_urls=entry.base_url or config.base_urls,
             concurrency=entry.concurrency or config.concurrency,
             requests_per_minute=entry.rpm or config.requests_per_minute,
+            **_model_args(config, entry),
         )
         for entry, name in zip(entries, run_names(entries), strict=True)
     ]
@@ -167,6 +188,17 @@ async def evaluate_models_async(
     report = _comparison_report(config, outcomes) if config.report else None
     _write_sweep_file(config.out, outcomes, report)
     return SweepOutcome(config.out, list(outcomes), report)
+
+
+def _model_args(config: EvaluateConfig, entry: SweepModel) -> dict[str, Any]:
+    """The `model_args` of an entry's run: the command's, with the entry's own over them."""
+    if not entry.args:
+        return {}
+    # getattr: an EvaluateConfig from before model arguments has no such field.
+    shared = getattr(config, "model_args", None)
+    if not isinstance(shared, ModelArgs):
+        raise ValuelensError("sweep file `args`: this evaluate takes no model arguments")
+    return {"model_args": shared.merged(entry.model_args)}
 
 
 async def _one(config: EvaluateConfig) -> ModelOutcome:

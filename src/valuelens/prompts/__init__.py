@@ -32,6 +32,14 @@ dropped, and so is the one newline that ends the file (write an empty last line 
 prompt with a newline). The built-in templates are tidied (`tidy_text`: trailing spaces and
 runs of blank lines removed, ends stripped).
 
+Prompt languages: `load_templates(..., language="hi")` looks a name up in
+`_lang/hi/` first (a user's `languages_dir/_lang/hi/`, then the built-in one), then among the
+English files, so a language translates only the files with prose (`stated/_parts.jinja`,
+`stated/digit.jinja`, `action/_parts.jinja`, `action/digit.jinja`) and keeps the variant files;
+a user's template folder still wins. `TemplateSet.language_files` records which translated
+files were found. The tasks then pass translated `country`, `topic` and value names and
+definitions (see `valuelens.taxonomy.load_language`). English prompts are unchanged.
+
 Variables every template receives:
     country (str), topic (str)
     variant (mapping): the variant's id and design factors (the fields of `GenerateVariant`,

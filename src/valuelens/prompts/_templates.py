@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
@@ -21,6 +21,7 @@ from valuelens.prompts._contracts import (
     template_contract,
     template_tasks,
 )
+from valuelens.taxonomy import ENGLISH, language_template_roots
 
 SUFFIX = ".jinja"
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -52,6 +53,10 @@ class TemplateSet:
     sources: Mapping[str, str] = field(hash=False, repr=False)
     _builtin: jinja2.Environment = field(repr=False)
     _user: jinja2.Environment | None = field(default=None, repr=False)
+    language: str = ENGLISH
+    language_files: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
+    """For a prompt language other than English: each translated file found (`stated/_parts`)
+    and the folder it came from."""
 
     def render(self, task: str, template: str, context: Mapping[str, object]) -> str:
         """Render one template (`variant_3`, `digit`, `observer`) of a task to prompt text.
@@ -117,7 +122,11 @@ def _describe(error: Exception) -> str:
 
 
 def load_templates(
-    directory: str | Path | None = None, *, tasks: Iterable[str] | None = None
+    directory: str | Path | None = None,
+    *,
+    tasks: Iterable[str] | None = None,
+    language: str = ENGLISH,
+    languages_dir: str | Path | None = None,
 ) -> TemplateSet:
     """Load prompt templates and check them all before any request is built.
 
@@ -137,6 +146,11 @@ def load_templates(
             `valuelens.tasks.task_names`); None for the three above, plus the optional ones
             (`predict`) whose subfolder exists (among the built-in files, or in the user's
             folder). Other tasks (`compass`, and most added ones) load only by name.
+        language: a prompt language code (see `valuelens.taxonomy.load_language`): a name
+            is looked up in `<languages_dir>/_lang/<code>/` first, then in the built-in
+            `_lang/<code>/`, then among the English files; the user's `directory` still wins.
+            Task 1 and Task 2 need translated `_parts.jinja` there.
+        languages_dir: a user's folder of language packs and `_lang/<code>/` templates.
 
     Returns:
         The validated set.
@@ -145,17 +159,20 @@ def load_templates(
         ValuelensError: the folder is missing, holds none of the chosen tasks' templates (all
             listed in one line), or a template does not parse or render.
     """
+    lang_roots = _language_roots(language, languages_dir)
+    # A user's translated templates run sandboxed like any user's folder.
+    lang_sandbox = bool(lang_roots) and _user_language_root(language, languages_dir) is not None
     if directory is None:
         chosen = _chosen_tasks(tasks, None)
-        builtin_roots = _builtin_roots(chosen)
-        builtin = _environment(builtin_roots, sandboxed=False)
+        builtin_roots = [*lang_roots, *_builtin_roots(chosen)]
+        builtin = _environment(builtin_roots, sandboxed=lang_sandbox)
         sources = {name: BUILT_IN for name in _template_names(chosen)}
         template_set = TemplateSet(BUILT_IN, chosen, sources, builtin)
     else:
         root, source = _user_root(directory)
         chosen = _chosen_tasks(tasks, root)
-        builtin_roots = _builtin_roots(chosen)
-        builtin = _environment(builtin_roots, sandboxed=False)
+        builtin_roots = [*lang_roots, *_builtin_roots(chosen)]
+        builtin = _environment(builtin_roots, sandboxed=lang_sandbox)
         sources = {
             name: source if root.joinpath(name + SUFFIX).is_file() else BUILT_IN
             for name in _template_names(chosen)
@@ -169,8 +186,54 @@ def load_templates(
         # the built-in templates are ours and render about twice as fast without the sandbox.
         user = _environment([root, *builtin_roots], sandboxed=True)
         template_set = TemplateSet(source, chosen, sources, builtin, user)
+    if language != ENGLISH:
+        files = _language_files(language, lang_roots, chosen)
+        template_set = replace(template_set, language=language, language_files=files)
     _check_renders(template_set)
     return template_set
+
+
+# The tasks whose prose a language must translate; their variant files only arrange macros.
+_TRANSLATED_TASKS = ("stated", "action")
+_TRANSLATED_FILES = ("_parts", "digit")
+
+
+def _language_roots(language: str, languages_dir: str | Path | None) -> list[Traversable | Path]:
+    if language == ENGLISH:
+        return []
+    return language_template_roots(language, languages_dir)
+
+
+def _user_language_root(language: str, languages_dir: str | Path | None) -> Path | None:
+    if languages_dir is None:
+        return None
+    root = Path(languages_dir).expanduser() / "_lang" / language
+    return root if root.is_dir() else None
+
+
+def _language_files(
+    language: str, roots: Sequence[Traversable | Path], tasks: Iterable[str]
+) -> dict[str, str]:
+    """The translated files found for `tasks`, with their folder.
+
+    Raises:
+        ValuelensError: Task 1 or Task 2 is asked for but the language has no `_parts.jinja`
+            for it (its prompts would otherwise be English text with translated names).
+    """
+    found: dict[str, str] = {}
+    for task in tasks:
+        for name in (*_TRANSLATED_FILES, *template_contract(task).files):
+            where = next((r for r in roots if r.joinpath(task, name + SUFFIX).is_file()), None)
+            if where is not None:
+                label = BUILT_IN if _is_builtin(where) else str(where)
+                found.setdefault(f"{task}/{name}", label)
+        if task in _TRANSLATED_TASKS and f"{task}/_parts" not in found:
+            raise ValuelensError(
+                f"prompt language {language!r} has no translated {task} templates "
+                f"(looked for _lang/{language}/{task}/_parts{SUFFIX} in the languages folder "
+                "and among the built-in templates)"
+            )
+    return found
 
 
 def _listed(names: Iterable[str], shown: int = 4) -> str:
@@ -204,6 +267,10 @@ def _present(contract: TemplateContract, root: Path | None) -> bool:
     """Whether the task's subfolder exists in the user's folder, or among its default files."""
     where = root if root is not None else contract.root or _builtin_root()
     return where.joinpath(contract.task).is_dir()
+
+
+def _is_builtin(root: Traversable | Path) -> bool:
+    return str(root).startswith(str(_builtin_root()))
 
 
 def _builtin_root() -> Traversable:

@@ -7,6 +7,7 @@ Other modules add report sections with `register_section(Section(...))`; see `_s
 from valuelens.report import _annotate as _annotate
 from valuelens.report import _compass_groups as _compass_groups
 from valuelens.report import _harms as _harms
+from valuelens.report import _language as _language
 from valuelens.report import _open as _open
 from valuelens.report import _sensitivity as _sensitivity
 from valuelens.report._html import Page, build_page, render_report

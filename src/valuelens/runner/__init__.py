@@ -14,14 +14,21 @@ Example:
     >>> print(runner.stats.failure_line or "every request answered")
     >>> async for index, result in runner.stream(requests):  # memory flat in len(requests)
     ...     print(index, result.ok)
+    >>> batch = BatchRunner(load_backend("openai:gpt-4o-mini"), Store("runs/cache.sqlite"))
+    >>> results = batch.run_sync(requests)  # one provider batch at half price; rerun resumes
 """
 
+from valuelens.runner._batch import BatchEstimate, BatchJob, BatchJournal, BatchRunner
 from valuelens.runner._keys import request_key
 from valuelens.runner._prices import Estimate, Price, PriceTable
 from valuelens.runner._runner import Runner, RunResult, RunStats
 from valuelens.runner._store import ResultRecord, Store
 
 __all__ = [
+    "BatchEstimate",
+    "BatchJob",
+    "BatchJournal",
+    "BatchRunner",
     "Estimate",
     "Price",
     "PriceTable",

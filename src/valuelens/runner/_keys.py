@@ -15,7 +15,9 @@ KEY_VERSION = 1
 def canonical_request(request: Request, identity: Mapping[str, str]) -> str:
     """The request as canonical JSON: backend identity, messages, sampling settings, schema, seed.
 
-    Metadata, timeouts, retries and concurrency are left out: they do not change the answer.
+    The request's `extra` fields are included only when there are any, so the keys of requests
+    without them are those of earlier versions. Metadata, timeouts, retries and concurrency are
+    left out: they do not change the answer.
     """
     document = {
         "v": KEY_VERSION,
@@ -27,6 +29,8 @@ def canonical_request(request: Request, identity: Mapping[str, str]) -> str:
         "top_logprobs": request.top_logprobs,
         "seed": request.seed,
     }
+    if request.extra:
+        document["extra"] = request.extra
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -108,8 +108,8 @@ def response_to_json(response: Response) -> str:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def response_from_json(text: str) -> Response:
-    """Rebuild a response written by `response_to_json`."""
+def response_from_json(text: str, *, raw: bool = True) -> Response:
+    """Rebuild a response written by `response_to_json` (without its raw payload if not `raw`)."""
     document = json.loads(text)
     logprobs = document["logprobs"]
     return Response(
@@ -118,7 +118,7 @@ def response_from_json(text: str) -> Response:
         usage=Usage(*document["usage"]),
         latency_s=document["latency_s"],
         finish_reason=document["finish_reason"],
-        raw=document["raw"],
+        raw=document["raw"] if raw else None,
     )
 
 
@@ -283,17 +283,21 @@ class Store:
             raise
         return db
 
-    def lookup(self, keys: Iterable[str]) -> dict[str, Response]:
+    def lookup(self, keys: Iterable[str], *, raw: bool = True) -> dict[str, Response]:
         """The finished responses among `keys` (failed or unknown keys are absent).
 
         Every key asked for is remembered (see `used_keys`): these are the requests of the
         run that opened the store.
+
+        Args:
+            keys: the store keys.
+            raw: keep each response's raw payload (`Response.raw`); False leaves it out.
         """
         wanted = list(keys)
         self._used.update(dict.fromkeys(wanted))
         found: dict[str, Response] = {}
         for key, text in self._select("key, response", wanted):
-            found[key] = response_from_json(text)
+            found[key] = response_from_json(text, raw=raw)
         return found
 
     def used_keys(self) -> list[str]:

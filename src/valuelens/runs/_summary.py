@@ -158,6 +158,10 @@ class _Evaluated(RunSummary):
     actions_source: str | None = None
     scoring: str | None = None
     temperature: float | None = None
+    model_args: JsonObject | None = None
+    """The `-M` arguments sent with every request (`valuelens.models._args`); absent without."""
+    batch: bool | None = None
+    """True when the requests went through the provider's batch API (`--batch`)."""
     stated_variants: str | None = None
     action_variants: str | None = None
     templates: dict[str, str] | None = None
@@ -165,6 +169,25 @@ class _Evaluated(RunSummary):
     parse_status_stated: Counts = None
     parse_status_action: Counts = None
     action_first_option_rate: float | None = None
+    prompt_languages: list[str] | None = None
+    """The `--language` entries (`en`, `native`, codes); absent for an English-only run."""
+    prompt_language_by_country: dict[str, str] | None = None
+    """Country -> the prompt language of the main scores (the first entry)."""
+    language_countries: dict[str, list[str]] | None = None
+    """Prompt language code -> the countries asked in it."""
+    language_names: dict[str, str] | None = None
+    """Prompt language code -> its pack's name (a user's pack included)."""
+    language_templates: dict[str, dict[str, str]] | None = None
+    """Per language, each translated template file and where it came from."""
+    translator: str | None = None
+    translation_status: dict[str, dict[str, int]] | None = None
+    """Per language, the parse statuses of the action translations."""
+    language_gap: dict[str, JsonObject] | None = None
+    """Per language other than English: the comparison with English on the same pairs
+    (`metrics/_language.py:language_gap`)."""
+    language_pairs_scored: dict[str, int] | None = None
+    language_not_evaluated: dict[str, int] | None = None
+    """Per language, the VIA pairs of its countries that got no Task 2 answer in it."""
 
 
 class ValueActionSummary(_Evaluated, _Scored):

@@ -141,3 +141,4 @@ __all__ = [
 from valuelens.tasks import _annotate as _annotate
 from valuelens.tasks import _harms as _harms
 from valuelens.tasks import _open as _open
+from valuelens.tasks import _translate as _translate

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,13 +34,14 @@ from valuelens.tasks._records import (
     answer_text,
     check_scoring,
     digit_distribution,
+    language_of,
     metadata,
     record_fields,
     records_frame,
     task_templates,
     user_request,
 )
-from valuelens.taxonomy import Taxonomy, load_taxonomy
+from valuelens.taxonomy import LanguagePack, Taxonomy, load_taxonomy
 
 OPTION_DIGITS = ("1", "2")
 ACTION_COLUMNS = [
@@ -109,6 +111,7 @@ class _ActionBase(RecordFields):
 
     option1_polarity: Polarity
     scoring: Scoring
+    language: str
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ class ActionTask(ScoredTask):
     temperature: float
     seed: int | None
     top_logprobs: int
+    language: LanguagePack | None = None
 
     def build_requests(self, actions: pd.DataFrame | Iterable[ActionPair]) -> list[Request]:
         """One request per complete pair and variant, in the pairs' order.
@@ -199,8 +203,7 @@ class ActionTask(ScoredTask):
             (pair.negative, pair.positive) if negative_first else (pair.positive, pair.negative)
         )
         context = {
-            "country": pair.country,
-            "topic": pair.topic,
+            **self._place(pair.country, pair.topic),
             "value": self._value_context(pair.value),
             "option1": option1,
             "option2": option2,
@@ -217,6 +220,7 @@ class ActionTask(ScoredTask):
             "explanation": variant.explanation,
             "option1": option1,
             "option2": option2,
+            **self._language_meta(),
         }
         if self.scoring == "logprob":
             prompt = self.templates.render("action", DIGIT_TEMPLATE, context)
@@ -235,14 +239,27 @@ class ActionTask(ScoredTask):
             max_tokens=400 if variant.explanation else 48,
             seed=self.seed,
             metadata=meta,
-            json_schema=_SCHEMAS[variant.explanation],
+            json_schema=self._schema(variant.explanation),
         )
+
+    def _schema(self, explanation: bool) -> JsonObject:
+        """The answer's JSON schema; with a language, "action" takes the pack's option labels."""
+        schema = _SCHEMAS[explanation]
+        if self.language is None:
+            return schema
+        translated = copy.deepcopy(schema)
+        properties = translated["properties"]
+        action = properties.get("action") if isinstance(properties, dict) else None
+        if isinstance(action, dict):
+            action["enum"] = list(self.language.answers.option_labels)
+        return translated
 
     def parse(self, result: ResultLike) -> ActionRecord:
         """Read one answer into the chosen polarity; never raises."""
         meta = metadata(result)
         base: _ActionBase = {
             **record_fields(meta),
+            "language": language_of(meta),
             "option1_polarity": "positive"
             if meta.get("option1_polarity") == "positive"
             else "negative",
@@ -252,9 +269,14 @@ class ActionTask(ScoredTask):
         response = result.response
         if text is None or response is None:
             return ActionRecord(**base, parse_status="error", error=error)
+        labels = self._labels()
         if base["scoring"] == "logprob":
-            return _digit_record(response, text, base)
-        return _json_record(text, base, meta)
+            return _digit_record(response, text, base, labels)
+        return _json_record(text, base, meta, labels)
+
+    def _labels(self) -> tuple[str, ...]:
+        """The pack's names of Option 1 and Option 2 (none for English)."""
+        return () if self.language is None else self.language.answers.option_labels
 
     def parse_many(self, results: Iterable[ResultLike]) -> list[ActionRecord]:
         """`parse` for each result, in order."""
@@ -271,18 +293,20 @@ def _polarity_of(option: int, option1_polarity: Polarity) -> Polarity:
     return "positive" if option1_polarity == "negative" else "negative"
 
 
-def _json_record(text: str, base: _ActionBase, meta: Mapping[str, object]) -> ActionRecord:
+def _json_record(
+    text: str, base: _ActionBase, meta: Mapping[str, object], labels: Sequence[str] = ()
+) -> ActionRecord:
     options = (str(meta.get("option1", "")), str(meta.get("option2", "")))
     obj, repaired = extract_json_object(text)
     option, exact, explanation = None, False, None
     if obj is not None:
         fields = {_NON_LETTERS.sub("", str(k).lower()): v for k, v in obj.items()}
         answer = next((fields[k] for k in fields if k in _ACTION_KEYS), None)
-        option, exact = _option_number(answer, options)
+        option, exact = _option_number(answer, options, labels)
         found = next((fields[k] for k in fields if k in _EXPLANATION_KEYS), None)
         explanation = _as_text(found)
     if option is None:
-        option, exact = _option_in_text(text), False
+        option, exact = _option_in_text(text, labels), False
     if option is None:
         return ActionRecord(
             **base,
@@ -303,8 +327,13 @@ def _json_record(text: str, base: _ActionBase, meta: Mapping[str, object]) -> Ac
     )
 
 
-def _option_number(answer: object, options: tuple[str, str]) -> tuple[int | None, bool]:
-    """The option an answer names, and whether it named it plainly ("Option 2", 2)."""
+def _option_number(
+    answer: object, options: tuple[str, str], labels: Sequence[str] = ()
+) -> tuple[int | None, bool]:
+    """The option an answer names, and whether it named it plainly ("Option 2", 2).
+
+    `labels` are a language pack's names of Option 1 and 2 ("विकल्प 1"), read like "Option N".
+    """
     if answer is None or isinstance(answer, bool):
         return None, False
     if isinstance(answer, int | float):
@@ -313,10 +342,36 @@ def _option_number(answer: object, options: tuple[str, str]) -> tuple[int | None
     leading = _LEADING_OPTION.match(text)
     if leading:
         return int(leading.group(1)), True
+    labelled = _leading_label(text, labels)
+    if labelled is not None:
+        return labelled, True
     echoed = _echoed_option(text, options)
     if echoed is not None:
         return echoed, False
-    return _option_in_text(text), False
+    return _option_in_text(text, labels), False
+
+
+def _label_pattern(label: str) -> re.Pattern[str]:
+    """A pack's option label, any case and spacing, not followed by another digit."""
+    words = r"\s*".join(map(re.escape, label.split()))
+    return re.compile(words + r"(?!\d)", re.IGNORECASE)
+
+
+def _leading_label(text: str, labels: Sequence[str]) -> int | None:
+    """The option whose pack label opens the answer (after quotes or punctuation)."""
+    stripped = text.strip().lstrip("\"'`*([{ ")
+    for i, label in enumerate(labels[:2]):
+        if label.strip() and _label_pattern(label).match(stripped):
+            return i + 1
+    return None
+
+
+def _labels_mentioned(text: str, labels: Sequence[str]) -> set[int]:
+    return {
+        i + 1
+        for i, label in enumerate(labels[:2])
+        if label.strip() and _label_pattern(label).search(text)
+    }
 
 
 def _echoed_option(text: str, options: tuple[str, str]) -> int | None:
@@ -332,9 +387,13 @@ def _echoed_option(text: str, options: tuple[str, str]) -> int | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def _option_in_text(text: str) -> int | None:
-    """The only option a free-text answer mentions, or a lone "1"/"2"."""
+def _option_in_text(text: str, labels: Sequence[str] = ()) -> int | None:
+    """The only option a free-text answer mentions, or a lone "1"/"2".
+
+    An option is mentioned as "Option N" or by a pack's label.
+    """
     mentioned = {int(m.group(1)) for m in _OPTION_MENTION.finditer(text)}
+    mentioned |= _labels_mentioned(text, labels)
     if len(mentioned) == 1:
         return mentioned.pop()
     lone = _LONE_DIGIT.match(text) if not mentioned else None
@@ -352,10 +411,12 @@ def _normalized(text: str) -> str:
     return " ".join(text.casefold().split()).strip(" \"'.,;:!?")
 
 
-def _digit_record(response: Response, text: str, base: _ActionBase) -> ActionRecord:
+def _digit_record(
+    response: Response, text: str, base: _ActionBase, labels: Sequence[str] = ()
+) -> ActionRecord:
     found = digit_distribution(response, OPTION_DIGITS)
     if found is None:
-        option = _option_in_text(text)
+        option = _option_in_text(text, labels)
         return ActionRecord(
             **base,
             choice=_polarity_of(option, base["option1_polarity"]) if option else None,
@@ -387,6 +448,7 @@ def action_task(
     temperature: float = 0.2,
     seed: int | None = 0,
     top_logprobs: int = 10,
+    language: LanguagePack | None = None,
 ) -> ActionTask:
     """Configure Task 2 once; templates, variants and scoring are checked here.
 
@@ -400,6 +462,9 @@ def action_task(
         temperature: sampling temperature.
         seed: sampling seed, where the backend honours one.
         top_logprobs: alternatives per token asked for in logprob scoring.
+        language: a language pack: the prompts show its names and definitions (pass templates
+            loaded with the same `language` and actions in that language), the JSON answer's
+            "action" takes its option labels, and answers naming them are read. None: English.
 
     Returns:
         The task, whose `build_requests`, `parse` and `to_frame` do the per-item work.
@@ -416,4 +481,5 @@ def action_task(
         temperature=temperature,
         seed=seed,
         top_logprobs=top_logprobs,
+        language=language,
     )

@@ -14,7 +14,7 @@ from valuelens._errors import ValuelensError
 from valuelens.models import Capabilities, Message, Request, Response
 from valuelens.models._base import JsonObject
 from valuelens.prompts import Polarity, TemplateSet, load_templates
-from valuelens.taxonomy import Taxonomy
+from valuelens.taxonomy import ENGLISH, LanguagePack, Taxonomy
 
 # ok: read as asked; repaired: read after fixing the JSON or finding the answer another way;
 # partial: usable but incomplete (a choice without the asked-for explanation, a digit without
@@ -78,6 +78,7 @@ class StatedRecord(_Record):
     scoring the expected score under `probs` (P(1)..P(4), renormalised over the four digits);
     `mass` is the probability the model put on the four digits before renormalising. `attempt`
     is 0 for the first question and n for the n-th re-ask of values missing from an answer.
+    `language` is the prompt's language code (`en`, or a language pack's code).
     """
 
     scoring: Scoring
@@ -86,6 +87,7 @@ class StatedRecord(_Record):
     mass: float | None = None
     parse_status: ParseStatus = "failed"
     attempt: int = 0
+    language: str = ENGLISH
 
 
 class ActionRecord(_Record):
@@ -93,7 +95,8 @@ class ActionRecord(_Record):
 
     `option1_polarity` says which action was shown as Option 1. `p_negative` (logprob scoring)
     is the probability of the option that held the negative action, renormalised over "1"/"2";
-    `mass` is the probability the model put on "1" and "2" before renormalising.
+    `mass` is the probability the model put on "1" and "2" before renormalising. `language`
+    is the prompt's language code.
     """
 
     scoring: Scoring
@@ -103,6 +106,7 @@ class ActionRecord(_Record):
     mass: float | None = None
     explanation: str | None = None
     parse_status: ParseStatus = "failed"
+    language: str = ENGLISH
 
 
 def check_scoring(scoring: str) -> None:
@@ -128,13 +132,35 @@ def task_templates(templates: TemplateSet | None, task: str, files: str) -> Temp
 
 
 class ScoredTask:
-    """What Task 1 and Task 2 share: value definitions for the prompts and the backend check."""
+    """What Task 1 and Task 2 share: value definitions for the prompts and the backend check.
+
+    With a language pack (`language`), the prompts get the pack's names and definitions.
+    """
 
     taxonomy: Taxonomy
     scoring: Scoring
+    language: LanguagePack | None = None
+
+    @property
+    def language_code(self) -> str:
+        """The prompts' language code (`en` without a pack)."""
+        return ENGLISH if self.language is None else self.language.code
+
+    def _place(self, country: str, topic: str) -> dict[str, str]:
+        """The `country` and `topic` template variables, in the prompts' language."""
+        if self.language is None:
+            return {"country": country, "topic": topic}
+        return {"country": self.language.country(country), "topic": self.language.topic(topic)}
+
+    def _language_meta(self) -> dict[str, str]:
+        """Request metadata naming the prompt language (none for English, as before)."""
+        return {} if self.language is None else {"language": self.language.code}
 
     @cached_property
     def _value_contexts(self) -> dict[str, dict[str, str]]:
+        pack = self.language
+        if pack is not None:
+            return {v.name: pack.value_context(v.name, v.type) for v in self.taxonomy.values}
         return {v.name: v.model_dump() for v in self.taxonomy.values}
 
     def _value_context(self, name: str) -> dict[str, str]:
@@ -160,6 +186,27 @@ class RecordFields(TypedDict):
     topic: str
     value: str
     variant: int
+
+
+def language_of(meta: Mapping[str, Any]) -> str:
+    """The prompt language a request's metadata names (`en` when it names none)."""
+    return str(meta.get("language") or ENGLISH)
+
+
+def pack_phrases_to_digits(text: str, pack: LanguagePack) -> str:
+    """`text` with the pack's Likert words replaced by their digits (longer words first).
+
+    Both scales are tried (survey and portrait); "1" is the first word of each.
+    """
+    words = [
+        (word.casefold(), str(i + 1))
+        for scale in (pack.answers.likert_survey, pack.answers.likert_portrait)
+        for i, word in enumerate(scale)
+    ]
+    cleaned = " ".join(text.casefold().split())
+    for word, digit in sorted(words, key=lambda pair: -len(pair[0])):
+        cleaned = cleaned.replace(" ".join(word.split()), digit)
+    return cleaned
 
 
 def record_fields(meta: Mapping[str, Any]) -> RecordFields:

@@ -33,13 +33,15 @@ from valuelens.tasks._records import (
     answer_text,
     check_scoring,
     digit_distribution,
+    language_of,
     metadata,
     name_list,
+    pack_phrases_to_digits,
     records_frame,
     task_templates,
     user_request,
 )
-from valuelens.taxonomy import Taxonomy, load_taxonomy
+from valuelens.taxonomy import LanguagePack, Taxonomy, load_taxonomy, name_key
 
 LIKERT_DIGITS = ("1", "2", "3", "4")
 STATED_COLUMNS = [
@@ -77,6 +79,7 @@ class _StatedBase(TypedDict):
     topic: str
     variant: int
     attempt: int
+    language: str
 
 
 class _StatedValueBase(_StatedBase):
@@ -98,6 +101,7 @@ class StatedTask(ScoredTask):
     top_logprobs: int
     max_reasks: int
     aliases: Mapping[str, str] | None
+    language: LanguagePack | None = None
 
     def build_requests(
         self,
@@ -141,11 +145,12 @@ class StatedTask(ScoredTask):
     def _json_request(
         self, country: str, topic: str, values: Sequence[str], variant: int, *, attempt: int
     ) -> Request:
+        contexts = [self._value_context(v) for v in values]
+        keys = [c["name"] for c in contexts]  # the JSON keys: the names as the prompt shows them
         context = {
-            "country": country,
-            "topic": topic,
-            "values": [self._value_context(v) for v in values],
-            "value_names": list(values),
+            **self._place(country, topic),
+            "values": contexts,
+            "value_names": keys,
             "variant": STATED_VARIANTS[variant].as_context(),
         }
         prompt = self.templates.render("stated", variant_template(variant), context)
@@ -157,6 +162,7 @@ class StatedTask(ScoredTask):
             "topic": topic,
             "values": list(values),
             "attempt": attempt,
+            **self._language_meta(),
         }
         return user_request(
             prompt,
@@ -165,13 +171,12 @@ class StatedTask(ScoredTask):
             # A re-ask of all values would otherwise repeat the first request (and its cache key).
             seed=None if self.seed is None else self.seed + attempt,
             metadata=meta,
-            json_schema=stated_schema(values),
+            json_schema=stated_schema(keys),
         )
 
     def _digit_request(self, country: str, topic: str, value: str, variant: int) -> Request:
         context = {
-            "country": country,
-            "topic": topic,
+            **self._place(country, topic),
             "value": self._value_context(value),
             "variant": STATED_VARIANTS[variant].as_context(),
         }
@@ -184,6 +189,7 @@ class StatedTask(ScoredTask):
             "topic": topic,
             "value": value,
             "attempt": 0,
+            **self._language_meta(),
         }
         # No JSON schema here: the answer is the first token, and its alternatives are the data.
         return user_request(
@@ -203,6 +209,7 @@ class StatedTask(ScoredTask):
             "topic": str(meta.get("topic", "")),
             "variant": int(meta.get("variant", 0)),
             "attempt": int(meta.get("attempt", 0)),
+            "language": language_of(meta),
         }
         if meta.get("scoring") == "logprob":
             return [_digit_record(result, {**base, "value": str(meta.get("value", ""))})]
@@ -222,7 +229,11 @@ class StatedTask(ScoredTask):
         found_status = "repaired" if _was_repaired(text, parsed.status) else "ok"
         status = {name: found_status for name in parsed.scores}
         scores = dict(parsed.scores)
-        for name, score in _loose_answers(text, parsed.missing, self.aliases).items():
+        if self.language is not None:
+            for name, score in _pack_answers(text, parsed.missing, self.language).items():
+                scores[name], status[name] = score, found_status
+        missing = [name for name in parsed.missing if name not in scores]
+        for name, score in _loose_answers(text, missing, self.aliases).items():
             scores[name], status[name] = score, "repaired"
         refusal = not scores and is_refusal(text)
         return [
@@ -315,6 +326,24 @@ def _loose_answers(
     return found
 
 
+def _pack_answers(text: str, names: Iterable[str], pack: LanguagePack) -> dict[str, float]:
+    """Answers written in the pack's Likert words (`"सहमत"`) for values still missing."""
+    wanted = set(names)
+    obj, _ = extract_json_object(text)
+    if obj is None or not wanted:
+        return {}
+    canonical = {name_key(alias): name for alias, name in pack.value_aliases.items()}
+    canonical |= {name_key(name): name for name in wanted}
+    found: dict[str, float] = {}
+    for key, answer in obj.items():
+        name = canonical.get(name_key(str(key)))
+        if name in wanted and name not in found and isinstance(answer, str):
+            score = likert_from_answer(pack_phrases_to_digits(answer, pack))
+            if score is not None:
+                found[name] = score
+    return found
+
+
 def _was_repaired(text: str, status: str) -> bool:
     """Whether the JSON needed repair (a partial answer's status does not say)."""
     if status != "partial":
@@ -375,6 +404,7 @@ def stated_task(
     top_logprobs: int = 10,
     max_reasks: int = 0,
     aliases: Mapping[str, str] | None = None,
+    language: LanguagePack | None = None,
 ) -> StatedTask:
     """Configure Task 1 once; templates, variants and scoring are checked here.
 
@@ -391,6 +421,10 @@ def stated_task(
         aliases: other spellings of value names in answers, alias -> canonical name, on top
             of the built-in ones (`valuelens.data.load_value_aliases`). Keys of an answer are
             matched to names and aliases ignoring case and runs of whitespace.
+        language: a language pack (`valuelens.taxonomy.load_language`): the prompts show its
+            names and definitions (pass templates loaded with the same `language`), the JSON
+            keys are its value names, and answers in its Likert words are read too. None:
+            English.
 
     Returns:
         The task, whose `build_requests`, `parse`, `reask_requests` and `to_frame` do the
@@ -409,5 +443,10 @@ def stated_task(
         seed=seed,
         top_logprobs=top_logprobs,
         max_reasks=max(0, max_reasks),
-        aliases={**load_value_aliases(), **(aliases or {})},
+        aliases={
+            **load_value_aliases(),
+            **(aliases or {}),
+            **(language.value_aliases if language is not None else {}),
+        },
+        language=language,
     )
