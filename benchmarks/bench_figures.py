@@ -40,6 +40,7 @@ from valuelens.report._draw import (
     _label_in,
     _svg_document,
     _svg_template,
+    bar_lengths,
     write_figures,
 )
 from valuelens.report._figures import Bars, DotPlot, Figure, Heatmap, RankingGrid, StackedBars
@@ -141,11 +142,7 @@ def _old_rows(
 
 def _old_bars(spec: Bars) -> Any:
     def draw(ax: Any, y: np.ndarray) -> None:
-        values = np.nan_to_num(np.asarray(spec.values, dtype=float))
-        xerr = None
-        if spec.lo is not None and spec.hi is not None:
-            lo, hi = np.asarray(spec.lo, dtype=float), np.asarray(spec.hi, dtype=float)
-            xerr = np.nan_to_num(np.vstack([values - lo, hi - values]).clip(min=0))
+        values, xerr = bar_lengths(spec)
         ax.barh(y, values, color=spec.color, xerr=xerr, error_kw={"elinewidth": 0.8, "capsize": 2})
         ax.set_xlim(0, spec.vmax)
 

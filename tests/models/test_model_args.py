@@ -317,3 +317,23 @@ async def test_a_session_sends_its_arguments_and_keys_them(
     assert [b.get("top_p") for b in server.stats.bodies] == [None, 0.5]
     assert [b["max_tokens"] for b in server.stats.bodies] == [8, 5]
     assert "args" not in session.backend.identity
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        'extra_headers={"Authorization": "Bearer sk-hidden-1"}',
+        'metadata={"owner": {"api_key": "sk-hidden-2"}}',
+        'extra_headers=[{"X-Auth-Token": "sk-hidden-3"}]',
+    ],
+)
+def test_a_credential_inside_an_object_is_refused_without_echoing_it(item: str) -> None:
+    with pytest.raises(ValuelensError) as refused:
+        ModelArgs.parse([item])
+    assert "refused" in str(refused.value) and "sk-hidden" not in str(refused.value)
+
+
+def test_prompt_cache_key_is_an_ordinary_field() -> None:
+    # OpenAI's `prompt_cache_key` routes requests to a cache; it is not a credential.
+    args = ModelArgs.parse(["prompt_cache_key=valuelens-run"])
+    assert args.recorded() == {"prompt_cache_key": "valuelens-run"}

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -14,6 +19,7 @@ from valuelens import ValuelensError
 from valuelens.models import (
     AnthropicBackend,
     Backend,
+    BackendError,
     Message,
     OpenAIBackend,
     Request,
@@ -21,6 +27,7 @@ from valuelens.models import (
 )
 from valuelens.models._args import ModelArgs, with_model_args
 from valuelens.runner import BatchJournal, BatchRunner, Runner, Store
+from valuelens.runner._batch import batch_provider
 
 OPENAI_KEY = "sk-valuelens-batch-dummy-openai"
 ANTHROPIC_KEY = "sk-ant-valuelens-batch-dummy"
@@ -299,9 +306,10 @@ async def test_key_comes_from_the_environment_and_is_never_stored(
         assert OPENAI_KEY.encode() not in content and ANTHROPIC_KEY.encode() not in content
 
 
-async def test_a_batch_unknown_to_the_provider_fails_its_requests_then_goes_again(
+async def test_a_batch_unknown_to_the_provider_stops_the_run_and_stays_recorded(
     server: FakeBatchServer, store: Store, make_backend: MakeBackend
 ) -> None:
+    # A 404 may only mean other credentials (another OpenAI project): the paid batch is kept.
     backend = make_backend()
     runner = batch_runner(backend, store)
     requests = [ask("lost 1"), ask("lost 2")]
@@ -310,14 +318,13 @@ async def test_a_batch_unknown_to_the_provider_fails_its_requests_then_goes_agai
     job = runner.journal.begin(owner, entries)
     runner.journal.submitted(job, "batch_never_created")
 
-    first = await runner.run(requests)
-
-    assert [r.ok for r in first] == [False, False]
-    assert first[0].error is not None and "unknown to the provider" in first[0].error
+    for _ in range(2):  # a rerun neither resubmits nor forgets it
+        with pytest.raises(ValuelensError, match=r"batch batch_never_created is unknown to .*kept"):
+            await runner.run(requests)
+        assert [j.state for j in runner.journal.jobs()] == ["submitted"]
+        assert sorted(runner.journal.keys(job)) == sorted(e[0] for e in entries)
     assert batches_created(server) == 0
-    second = await runner.run(requests)
-    assert [r.response.text for r in second if r.response] == [echo("lost 1"), echo("lost 2")]
-    assert batches_created(server) == 1
+    assert store.counts() == (0, 0)
 
 
 async def test_an_interrupted_submission_is_reported_and_submitted_again(
@@ -378,3 +385,136 @@ async def test_failed_status_checks_are_retried_then_stop_the_run_for_a_later_re
     again = await batch_runner(make_backend(), store).run(more)
     assert [r.response.text for r in again if r.response] == [echo("patience 3")]
     assert batches_created(server) == 2
+
+
+class FaultyBatches:
+    """The backend's real batch API with one scripted fault (fault injection only)."""
+
+    def __init__(self, backend: Backend, journal: BatchJournal) -> None:
+        self.inner = batch_provider(backend)
+        self.journal = journal
+        self.lose_answer: BackendError | None = None  # raised after the batch was created
+        self.take_over = False  # another run abandons the job while it is being submitted
+        self.collected_elsewhere = False  # another run collects the batch first
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def submit(self, lines: Sequence[bytes]) -> str:
+        batch_id = await self.inner.submit(lines)
+        if self.take_over:
+            for job in self.journal.jobs(state="submitting"):
+                self.journal.finish(job.job, "abandoned", "taken over")
+        if self.lose_answer is not None:
+            raise self.lose_answer
+        return batch_id
+
+    async def results(self, batch_id: str) -> AsyncIterator[object]:
+        if self.collected_elsewhere:
+            for job in self.journal.jobs(state="submitted"):
+                self.journal.finish(job.job, "collected")
+        async for line in self.inner.results(batch_id):
+            yield line
+
+
+def faulty_runner(backend: Backend, store: Store, **options: object) -> BatchRunner:
+    faulty = FaultyBatches(backend, BatchJournal(store.path))
+    return batch_runner(backend, store, provider=faulty, **options)
+
+
+def set_holder(store: Store, job: int, pid: int) -> None:
+    with sqlite3.connect(store.path) as db:
+        holder = json.dumps({"host": socket.gethostname(), "pid": pid, "at": 0})
+        db.execute("UPDATE batch_jobs SET holder = ? WHERE job = ?", (holder, job))
+
+
+async def test_a_submission_of_a_live_process_is_left_alone_and_a_dead_ones_is_taken(
+    server: FakeBatchServer, store: Store, make_backend: MakeBackend
+) -> None:
+    backend = make_backend()
+    warnings: list[str] = []
+    runner = batch_runner(backend, store, warn=warnings.append)
+    other = ask("in flight elsewhere")
+    job = runner.journal.begin(backend.identity, [(runner.key(other), "{}", None)])
+    set_holder(store, job, os.getppid())  # a live process on this host
+
+    assert [r.ok for r in await runner.run([ask("mine")])] == [True]
+
+    assert warnings == []
+    assert runner.journal.jobs()[0].state == "submitting"
+    assert runner.journal.keys(job) == [runner.key(other)]
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    set_holder(store, job, int(gone.stdout))  # a process that has ended
+    assert [r.ok for r in await runner.run([ask("mine again")])] == [True]
+    assert len(warnings) == 1 and "interrupted before the provider answered" in warnings[0]
+    assert runner.journal.jobs()[0].state == "abandoned"
+
+
+async def test_a_job_taken_over_during_its_submission_fails_its_requests_clearly(
+    server: FakeBatchServer, store: Store, make_backend: MakeBackend
+) -> None:
+    runner = faulty_runner(make_backend(), store, warn=lambda _: None)
+    faulty = runner._batches
+    assert isinstance(faulty, FaultyBatches)
+    faulty.take_over = True
+
+    results = await runner.run([ask("taken 1"), ask("taken 2")])
+
+    assert [r.ok for r in results] == [False, False]
+    assert all(r.error and "took this batch submission over" in r.error for r in results)
+    assert [job.state for job in runner.journal.jobs()] == ["abandoned"]  # not set back
+    assert runner.journal.submitted(runner.journal.jobs()[0].job, "batch_x") is False
+
+
+async def test_a_batch_collected_by_another_run_meanwhile_still_answers_this_run(
+    server: FakeBatchServer, store: Store, make_backend: MakeBackend
+) -> None:
+    runner = faulty_runner(make_backend(), store)
+    faulty = runner._batches
+    assert isinstance(faulty, FaultyBatches)
+    faulty.collected_elsewhere = True
+
+    results = await runner.run([ask("twice 1"), ask("twice 2")])
+
+    assert [r.response.text for r in results if r.response] == [echo("twice 1"), echo("twice 2")]
+
+
+async def test_a_lost_answer_to_the_submission_keeps_the_job_for_the_next_runs_warning(
+    server: FakeBatchServer, store: Store, make_backend: MakeBackend
+) -> None:
+    backend = make_backend()
+    runner = faulty_runner(backend, store)
+    faulty = runner._batches
+    assert isinstance(faulty, FaultyBatches)
+    faulty.lose_answer = BackendError("ReadError: connection reset", retryable=True)
+    requests = [ask("reset 1")]
+
+    with pytest.raises(ValuelensError, match="answer to the batch submission was lost"):
+        await runner.run(requests)
+
+    assert [job.state for job in runner.journal.jobs()] == ["submitting"]
+    assert batches_created(server) == 1  # it did reach the provider
+    warnings: list[str] = []
+    again = await batch_runner(backend, store, warn=warnings.append).run(requests)
+    assert [r.ok for r in again] == [True]
+    assert len(warnings) == 1 and "cancel it in the provider's console" in warnings[0]
+
+
+async def test_a_submission_refused_with_an_http_status_is_abandoned(
+    server: FakeBatchServer, store: Store, make_backend: MakeBackend
+) -> None:
+    runner = faulty_runner(make_backend(), store)
+    faulty = runner._batches
+    assert isinstance(faulty, FaultyBatches)
+    faulty.lose_answer = BackendError("HTTP 500: overloaded", retryable=True, status=500)
+
+    with pytest.raises(ValuelensError, match="cannot submit the batch: HTTP 500"):
+        await runner.run([ask("refused")])
+
+    assert [job.state for job in runner.journal.jobs()] == ["abandoned"]

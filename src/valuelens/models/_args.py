@@ -61,7 +61,11 @@ _REFUSED = {
     "stream": "valuelens reads whole answers",
     "n": "valuelens reads one answer per request",
 }
-_SECRET = re.compile(r"(^|_)(api_?key|key|secret|password|token|auth|authorization)$")
+_SECRET = re.compile(
+    r"(^|_)(api_?key|key|secret|password|token|auth|authorization|bearer|credentials?|cookie)$"
+)
+_NOT_SECRET = frozenset({"prompt_cache_key", "max_tokens", "max_completion_tokens"})
+"""Names the pattern matches that are ordinary request fields."""
 _SECRET_HINT = (
     "credentials never go on the command line or into a run: set the backend's environment "
     "variable (OPENAI_API_KEY, ANTHROPIC_API_KEY)"
@@ -117,6 +121,7 @@ class ModelArgs(BaseModel):
         extra: dict[str, JsonValue] = {}
         for key, value in pairs:
             name = _checked_key(key, where)
+            _refuse_nested_secrets(value, f"{where} {key}")
             if name == "stop":
                 stop.extend(_stop_sequences(value, where))
             elif name in _CHECKS:
@@ -237,9 +242,22 @@ def _checked_key(key: str, where: str) -> str:
     name = key.replace("-", "_").lower()
     if name in _REFUSED:
         raise ValuelensError(f"{where} {key}: not a model argument; {_REFUSED[name]}")
-    if _SECRET.search(name):
+    if _SECRET.search(name) and name not in _NOT_SECRET:
         raise ValuelensError(f"{where} {key}: refused; {_SECRET_HINT}")
     return name if name in _CHECKS or name == "stop" else key
+
+
+def _refuse_nested_secrets(value: JsonValue, where: str) -> None:
+    """Refuse a credential inside an object value (`extra_headers={"Authorization": ...}`)."""
+    if isinstance(value, list):
+        for item in value:
+            _refuse_nested_secrets(item, where)
+    elif isinstance(value, dict):
+        for inner, item in value.items():
+            name = inner.replace("-", "_").lower()
+            if _SECRET.search(name) and name not in _NOT_SECRET:
+                raise ValuelensError(f"{where}: refused ({inner}); {_SECRET_HINT}")
+            _refuse_nested_secrets(item, where)
 
 
 def _number(value: JsonValue) -> float | None:
@@ -292,3 +310,18 @@ _CHECKS: dict[str, tuple[str, _Check]] = {
     "reasoning_effort": ("reasoning_effort", _word),
     TIMEOUT_KEY: ("timeout_s", _seconds),
 }
+
+
+def sent_form(backend: Backend) -> Callable[[Request], Request]:
+    """What `backend` makes of a request before sending it: the `-M` arguments applied.
+
+    The identity function for a backend without arguments. Estimates and token limits use it
+    so that `-M max_tokens` counts; cache keys use the request as the task built it.
+    """
+    if isinstance(backend, ArgsBackend):
+        return backend.args.apply
+    return _unchanged
+
+
+def _unchanged(request: Request) -> Request:
+    return request

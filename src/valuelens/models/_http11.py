@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import h11
 
+from valuelens.models._base import BackendError
 from valuelens.models._common import connection_error
 
 REASONS = {400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Server Error"}
@@ -49,6 +50,12 @@ def tls_context(endpoint: str) -> ssl.SSLContext | None:
     Loading the certificates costs about 30 ms, once per process rather than per pool.
     """
     return _shared_tls_context() if endpoint.startswith("https:") else None
+
+
+def _authority(host: str, port: int | None) -> bytes:
+    """The Host header: an IPv6 literal in brackets, a name in IDNA form, the port if given."""
+    name = f"[{host}]".encode("ascii") if ":" in host else host.encode("idna")
+    return name if port is None else name + b":%d" % port
 
 
 class ConnectTimeout(TimeoutError):
@@ -170,8 +177,7 @@ class Http11Transport:
         https = parts.scheme == "https"
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if https else 80)
-        authority = self._host if parts.port is None else f"{self._host}:{self._port}"
-        self._authority = authority.encode("idna")
+        self._authority = _authority(self._host, parts.port)
         self._ssl = tls_context(endpoint)
         self._idle: deque[_Connection] = deque()
         self._open: set[_Connection] = set()
@@ -190,12 +196,8 @@ class Http11Transport:
                 raise connection_error(error, self._secrets, url=self._endpoint) from None
 
     async def _post(self, url: str, body: bytes, headers: list[tuple[str, str]]) -> Answer:
+        head = self._head(url, len(body), headers)  # before a connection is taken
         connection = self._idle_connection() or await self._connect()
-        target = urlsplit(url)
-        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
-        fields = [(b"Host", self._authority), (b"Content-Length", b"%d" % len(body))]
-        fields += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-        head = h11.Request(method=b"POST", target=path.encode("ascii"), headers=fields)
         try:
             async with asyncio.timeout(self._timeout_s):
                 response, content = await connection.exchange(head, body)
@@ -212,6 +214,27 @@ class Http11Transport:
             name.decode("latin-1"): value.decode("latin-1") for name, value in response.headers
         }
         return Answer(response.status_code, reason, names, content)
+
+    def _head(self, url: str, length: int, headers: list[tuple[str, str]]) -> h11.Request:
+        """The request line and headers.
+
+        Raises:
+            BackendError: (fatal) a header value HTTP cannot carry, such as a pasted key with
+                a line break or a non-Latin-1 character; the value is never quoted.
+        """
+        target = urlsplit(url)
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+        fields = [(b"Host", self._authority), (b"Content-Length", b"%d" % length)]
+        try:
+            fields += [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+            return h11.Request(method=b"POST", target=path.encode("ascii"), headers=fields)
+        except (UnicodeEncodeError, h11.LocalProtocolError):
+            names = ", ".join(name for name, _ in headers)
+            message = (
+                f"a request header ({names}) holds characters HTTP cannot send: check the API "
+                "key and OPENAI_ORG_ID / OPENAI_PROJECT_ID for stray spaces or line breaks"
+            )
+            raise BackendError(message, fatal=True) from None
 
     def _idle_connection(self) -> _Connection | None:
         while self._idle:

@@ -392,7 +392,7 @@ def _plan_languages(config: EvaluateConfig, plan: _Plan) -> None:
     """Resolve `--language` into the countries each language asks, checking the packs."""
     choice = parse_languages(config.languages, config.languages_dir)
     plan.languages = choice
-    plan.language_countries = language_plan(choice, plan.countries)
+    plan.language_countries = language_plan(choice, plan.countries, taxonomy=plan.taxonomy)
     plan.primary = entry_languages(choice.entries[0], plan.countries, choice.packs.values())
     for code, countries in plan.language_countries.items():
         if code != ENGLISH:
@@ -732,8 +732,12 @@ async def _translations(
         return None
     model = config.translator or config.model
     chosen = runner
-    if model != config.model or config.translator_base_urls:
-        chosen = await others.runner(model, config.translator_base_urls)
+    # The evaluated model's own session carries its -M arguments and --batch; a translation
+    # gets neither, so it goes through a session of its own unless there are none.
+    own_settings = not config.model_args.is_empty or config.batch
+    if model != config.model or config.translator_base_urls or own_settings:
+        urls = config.translator_base_urls or (config.base_urls if model == config.model else ())
+        chosen = await others.runner(model, urls)
     results = await chosen.run(requests)
     stages["translate"] = list(results)
     task = _translate_task(config)
@@ -744,7 +748,8 @@ def _translate_task(config: EvaluateConfig) -> TranslateTask:
     folder = config.templates
     own = folder is not None and (Path(folder) / "translate").is_dir()
     templates = load_templates(folder, tasks=["translate"]) if own else None
-    return translate_task(templates=templates, seed=config.seed)
+    # A fixed seed: `--seed` moves the bootstrap and `--limit`'s subset, not the translations.
+    return translate_task(templates=templates, seed=0)
 
 
 def _translation_requests(

@@ -569,15 +569,21 @@ def _value_axis(ax: Axes, vmin: float, vmax: float, measure: str) -> None:
     ax.set_xlabel(measure)
 
 
-def _draw_bars(spec: Bars) -> MplFigure:
-    fig = _new_figure()
-    ax = fig.add_subplot()
-    y = np.arange(len(spec.labels))
+def bar_lengths(spec: Bars) -> tuple[np.ndarray, np.ndarray | None]:
+    """The bars' lengths (0 for a missing value) and their error bars (below, above), if any."""
     values = np.nan_to_num(np.asarray(spec.values, dtype=float))
     xerr = None
     if spec.lo is not None and spec.hi is not None:
         lo, hi = np.asarray(spec.lo, dtype=float), np.asarray(spec.hi, dtype=float)
         xerr = np.nan_to_num(np.vstack([values - lo, hi - values]).clip(min=0))
+    return values, xerr
+
+
+def _draw_bars(spec: Bars) -> MplFigure:
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    y = np.arange(len(spec.labels))
+    values, xerr = bar_lengths(spec)
     ax.barh(y, values, color=spec.color, xerr=xerr, error_kw={"elinewidth": 0.8, "capsize": 2})
     ax.invert_yaxis()
     _row_labels(fig, ax, spec.labels)

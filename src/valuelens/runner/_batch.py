@@ -15,8 +15,11 @@ interrupted and resumed:
    not, find them), failed and expired lines as failures that the next run submits again; then
    the batch is marked collected.
 
-A submission interrupted before the provider answered cannot be matched to a batch later (the
-APIs have no idempotency key); the next run warns and submits those requests again.
+A submission interrupted before the provider answered (the process died, or the answer was
+lost on the way) cannot be matched to a batch later (the APIs have no idempotency key); the next
+run warns and submits those requests again. A submission still in progress in another live
+process on the same store is left alone. A batch the provider does not know (HTTP 404, e.g. other
+credentials) stops the run and stays recorded.
 
 Example:
     >>> runner = BatchRunner(load_backend("openai:gpt-4o-mini"), Store("cache.sqlite"))
@@ -28,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -64,7 +69,8 @@ CREATE TABLE IF NOT EXISTS batch_jobs (
     created_at REAL NOT NULL,
     submitted_at REAL,
     finished_at REAL,
-    note TEXT
+    note TEXT,
+    holder TEXT
 );
 CREATE TABLE IF NOT EXISTS batch_requests (
     job INTEGER NOT NULL,
@@ -109,6 +115,39 @@ class BatchJob:
 _JOB_COLUMNS = (
     "job, provider, endpoint, model, batch_id, state, n_requests, created_at, submitted_at, note"
 )
+_FOREIGN_HOLDER_S = 3600.0
+"""A submission by a process on another host is taken as interrupted after this long."""
+_IN_FLIGHT: set[tuple[str, int]] = set()
+"""(store file, job) of the submissions this process is making right now."""
+
+
+def _this_holder() -> str:
+    """Who is submitting: this process (host, pid, when), kept on a `submitting` job."""
+    return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "at": time.time()})
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists (another user's) or cannot tell: keep it
+    return True
+
+
+def _holder_gone(holder: str | None, created_at: float, path: Path, job: int) -> bool:
+    """Whether the process that began submitting `job` is gone (so its submission is over)."""
+    try:
+        who: dict[str, Any] = json.loads(holder) if holder else {}
+        host, pid = str(who["host"]), int(who["pid"])
+    except (ValueError, TypeError, KeyError):
+        return True  # recorded before holders were kept
+    if host != socket.gethostname():
+        return time.time() - created_at > _FOREIGN_HOLDER_S
+    if pid == os.getpid():
+        return (str(path), job) not in _IN_FLIGHT
+    return not _pid_alive(pid)
 
 
 class BatchJournal:
@@ -139,6 +178,7 @@ class BatchJournal:
         if write:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
+            _add_holder_column(db)
         return db
 
     def _read(self, query: str, arguments: Sequence[object] = ()) -> list[tuple[Any, ...]]:
@@ -202,9 +242,9 @@ class BatchJournal:
         provider, endpoint, model = _owner(owner)
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO batch_jobs (provider, endpoint, model, state, n_requests, created_at)"
-                " VALUES (?, ?, ?, 'submitting', ?, ?)",
-                (provider, endpoint, model, len(entries), time.time()),
+                "INSERT INTO batch_jobs (provider, endpoint, model, state, n_requests, created_at,"
+                " holder) VALUES (?, ?, ?, 'submitting', ?, ?, ?)",
+                (provider, endpoint, model, len(entries), time.time(), _this_holder()),
             )
             job = int(cursor.lastrowid or 0)
             db.executemany(
@@ -214,14 +254,47 @@ class BatchJournal:
             )
         return job
 
-    def submitted(self, job: int, batch_id: str) -> None:
-        """Note that the provider accepted batch `job` as `batch_id`."""
+    def submitted(self, job: int, batch_id: str) -> bool:
+        """Note that the provider accepted batch `job` as `batch_id`.
+
+        Returns:
+            False when the job is no longer `submitting` (another run took it over as
+            interrupted and dropped its requests): nothing is changed then.
+        """
         with self._transaction() as db:
-            db.execute(
+            cursor = db.execute(
                 "UPDATE batch_jobs SET batch_id = ?, state = 'submitted', submitted_at = ? "
-                "WHERE job = ?",
+                "WHERE job = ? AND state = 'submitting'",
                 (batch_id, time.time(), job),
             )
+            return cursor.rowcount == 1
+
+    def take_interrupted(self, owner: Mapping[str, str]) -> list[BatchJob]:
+        """Abandon the `submitting` jobs of `owner` whose submitting process is gone; those jobs.
+
+        A submission still in progress in a live process (this one or another on the same
+        store) is left alone; one by a process on another host counts as interrupted after
+        an hour.
+        """
+        taken: list[BatchJob] = []
+        with self._transaction() as db:
+            rows = db.execute(
+                f"SELECT {_JOB_COLUMNS}, holder FROM batch_jobs WHERE state = 'submitting' "
+                "AND provider = ? AND endpoint = ? AND model = ? ORDER BY job",
+                _owner(owner),
+            ).fetchall()
+            for *columns, holder in rows:
+                job = BatchJob(*columns)
+                if _holder_gone(holder, job.created_at, self.path, job.job):
+                    taken.append(job)
+            for job in taken:
+                db.execute(
+                    "UPDATE batch_jobs SET state = 'abandoned', note = ?, finished_at = ? "
+                    "WHERE job = ?",
+                    (_interrupted_note(job), time.time(), job.job),
+                )
+                db.execute("DELETE FROM batch_requests WHERE job = ?", (job.job,))
+        return taken
 
     def finish(self, job: int, state: str, note: str | None = None) -> None:
         """Close batch `job` as `collected` or `abandoned` (with why); its requests are dropped."""
@@ -248,6 +321,18 @@ class BatchJournal:
             for key, request, metadata in self._read(query, [job, *chunk]):
                 found[key] = (request, metadata)
         return found
+
+
+def _add_holder_column(db: sqlite3.Connection) -> None:
+    """Journals written before submissions recorded their process get the column."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(batch_jobs)")}
+    if "holder" in columns:
+        return
+    try:
+        db.execute("ALTER TABLE batch_jobs ADD COLUMN holder TEXT")
+    except sqlite3.OperationalError as error:
+        if "duplicate column" not in str(error):  # another process added it just now
+            raise
 
 
 def _chunked(keys: Sequence[str]) -> Iterator[list[str]]:
@@ -524,23 +609,19 @@ class BatchRunner(Runner):
             self._say(f"resuming batch {job.batch_id} ({job.n_requests:,} requests)")
         new = [key for key in missing if key not in waiting]
         for chunk in self._chunks(requests, plan, new):
-            job = await self._submit(chunk)
-            jobs[job.job] = job
+            submitted = await self._submit(chunk)
+            if submitted is None:  # taken over by another run: this run cannot collect it
+                for key, _, _ in chunk:
+                    for item in self._deliver(key, None, _TAKEN_OVER, requests, plan):
+                        yield item
+                continue
+            jobs[submitted.job] = submitted
         async for item in self._poll_all(list(jobs.values()), requests, plan):
             yield item
 
     def _abandon_interrupted(self) -> None:
-        for job in self._journal.jobs(state="submitting"):
-            if _owner(self._owner) != (job.provider, job.endpoint, job.model):
-                continue
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.created_at))
-            note = (
-                f"a batch submission of {job.n_requests:,} requests ({when}) was interrupted "
-                "before the provider answered; they are submitted again (if the first one "
-                "reached the provider, cancel it in the provider's console)"
-            )
-            self._journal.finish(job.job, "abandoned", note)
-            self._warning(note)
+        for job in self._journal.take_interrupted(self._owner):
+            self._warning(_interrupted_note(job))
 
     def _chunks(
         self, requests: Sequence[Request], plan: _Plan, keys: list[str]
@@ -567,7 +648,8 @@ class BatchRunner(Runner):
         if chunk:
             yield chunk
 
-    async def _submit(self, chunk: list[tuple[str, Request, bytes]]) -> BatchJob:
+    async def _submit(self, chunk: list[tuple[str, Request, bytes]]) -> BatchJob | None:
+        """Record and submit one batch; None if another run took the job over meanwhile."""
         entries = [
             (
                 key,
@@ -577,12 +659,26 @@ class BatchRunner(Runner):
             for key, request, _ in chunk
         ]
         number = self._journal.begin(self._owner, entries)
+        flight = (str(self._journal.path), number)
+        _IN_FLIGHT.add(flight)
         try:
             batch_id = await self._batches.submit([line for _, _, line in chunk])
         except BackendError as error:
-            self._journal.finish(number, "abandoned", str(error))
-            raise ValuelensError(f"cannot submit the batch: {error}") from None
-        self._journal.submitted(number, batch_id)
+            if error.status is not None or error.unreachable:  # surely no batch was made
+                self._journal.finish(number, "abandoned", str(error))
+                raise ValuelensError(f"cannot submit the batch: {error}") from None
+            raise ValuelensError(
+                f"the answer to the batch submission was lost ({error}); the batch may exist "
+                "at the provider. The next run warns and submits these requests again"
+            ) from None
+        finally:
+            _IN_FLIGHT.discard(flight)
+        if not self._journal.submitted(number, batch_id):
+            self._warning(
+                f"batch {batch_id} was submitted, but another run took its journal entry "
+                "over meanwhile; its requests fail here (cancel it in the provider's console)"
+            )
+            return None
         self._say(
             f"submitted batch {batch_id} ({len(chunk):,} requests); if this stops, run the same "
             "command again to collect it"
@@ -626,13 +722,17 @@ class BatchRunner(Runner):
     async def _check(
         self, job: BatchJob, errors: dict[int, int]
     ) -> tuple[bool, BatchStatus | None]:
-        """(checked, the batch's status): None when the provider does not know the batch."""
+        """(checked, the batch's status); a batch the provider does not know stops the run."""
         assert job.batch_id is not None
         try:
             status = await self._batches.status(job.batch_id)
         except BackendError as error:
             if error.status == 404:
-                return True, None
+                raise ValuelensError(
+                    f"batch {job.batch_id} is unknown to {job.endpoint or 'the provider'} "
+                    "(HTTP 404); it is kept in the journal: check the API key and project "
+                    "(e.g. OPENAI_PROJECT_ID) it was submitted with and run again"
+                ) from None
             errors[job.job] += 1
             if error.fatal or not (error.retryable or error.unreachable):
                 raise ValuelensError(f"cannot check batch {job.batch_id}: {error}") from None
@@ -658,11 +758,15 @@ class BatchRunner(Runner):
         assert job.batch_id is not None
         pending = dict.fromkeys(self._journal.keys(job.job))  # not recorded yet, in order
         outcomes: list[LineResult] = []
+        seen: set[str] = set()
         if status is not None and status.problem is None:
             try:
                 async for line in self._batches.results(job.batch_id):
-                    if line.key in pending:  # a request of this batch, first line for it
-                        del pending[line.key]
+                    # The first line for a request of this batch, or of this run (when
+                    # another run collected the batch meanwhile and dropped its entries).
+                    if line.key not in seen and (line.key in pending or line.key in plan.first):
+                        seen.add(line.key)
+                        pending.pop(line.key, None)
                         outcomes.append(line)
                     if len(outcomes) >= _CHUNK:
                         for item in self._record(job, outcomes, requests, plan):
@@ -697,14 +801,16 @@ class BatchRunner(Runner):
         rows: list[Row] = []
         results: list[tuple[str, Response | None, str | None]] = []
         for outcome in outcomes:
-            request_text, metadata = entries[outcome.key]
             response = outcome.response
             if response is not None:
                 response = replace(response, latency_s=waited)
+            results.append((outcome.key, response, outcome.error))
+            if outcome.key not in entries:  # another run collected it meanwhile and wrote it
+                continue
+            request_text, metadata = entries[outcome.key]
             rows.append(
                 self._batch_row(outcome.key, request_text, metadata, response, outcome, job, now)
             )
-            results.append((outcome.key, response, outcome.error))
         try:
             self._results.write_rows(rows)
         except ValuelensError:
@@ -786,6 +892,21 @@ class BatchRunner(Runner):
             self._warn_to(note)
         else:
             write_line(f"warning: {note}")
+
+
+_TAKEN_OVER = (
+    "another run took this batch submission over as interrupted before it was recorded; "
+    "run again to send it"
+)
+
+
+def _interrupted_note(job: BatchJob) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.created_at))
+    return (
+        f"a batch submission of {job.n_requests:,} requests ({when}) was interrupted "
+        "before the provider answered; they are submitted again (if the first one "
+        "reached the provider, cancel it in the provider's console)"
+    )
 
 
 def _no_result_reason(job: BatchJob, status: BatchStatus | None) -> str:

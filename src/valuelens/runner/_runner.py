@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from valuelens._errors import ValuelensError
 from valuelens.models import Backend, BackendError, Request, Response
+from valuelens.models._args import sent_form
 from valuelens.models._base import JsonObject, NoteSource
 from valuelens.models._common import redact
 from valuelens.runner._keys import _digest, canonical_request, request_key
@@ -446,6 +447,7 @@ class Runner:
             if limit is not None and limit <= 0:
                 raise ValuelensError(f"{name} per minute must be positive, not {limit}")
         self._backend = backend
+        self._sent_form = sent_form(backend)
         self._store = store
         backend_limit = backend.capabilities.max_concurrency
         self._concurrency = min(concurrency, backend_limit or concurrency)
@@ -487,7 +489,7 @@ class Runner:
         for request in requests:
             unique.setdefault(self.key(request), request)
         finished = self._store.finished(unique)
-        to_send = (request for key, request in unique.items() if key not in finished)
+        to_send = (self._sent_form(r) for key, r in unique.items() if key not in finished)
         return build_estimate(
             self._model, self._identity, len(requests), to_send, len(finished), self._prices
         )
@@ -702,7 +704,7 @@ class Runner:
         while True:
             attempts += 1
             for limiter in limiters:
-                await limiter.acquire(request)
+                await limiter.acquire(self._sent_form(request))
             try:
                 if self._timeout_s is None:
                     response = await self._backend.complete(request)

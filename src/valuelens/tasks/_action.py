@@ -32,8 +32,10 @@ from valuelens.tasks._records import (
     ScoredTask,
     Scoring,
     answer_text,
+    ascii_digits,
     check_scoring,
     digit_distribution,
+    fold,
     language_of,
     metadata,
     record_fields,
@@ -78,6 +80,7 @@ _LEADING_OPTION = re.compile(r"^\W*(?:option\s*)?([12])(?!\d)", re.IGNORECASE)
 _OPTION_MENTION = re.compile(r"\boption\s*([12])(?!\d)", re.IGNORECASE)
 _LONE_DIGIT = re.compile(r"^\W*([12])\W*$")
 _MIN_ECHO_CHARS = 20
+_TRUNCATED = "truncated: the answer hit its token limit before the action"
 _ACTION_TABLE_COLUMNS = ("country", "topic", "value", "polarity", "action")
 _PAIR_COLUMNS = ("country", "topic", "value", "positive_action", "negative_action")
 
@@ -236,7 +239,7 @@ class ActionTask(ScoredTask):
         return user_request(
             prompt,
             temperature=self.temperature,
-            max_tokens=400 if variant.explanation else 48,
+            max_tokens=self._token_budget(400 if variant.explanation else 48),
             seed=self.seed,
             metadata=meta,
             json_schema=self._schema(variant.explanation),
@@ -272,7 +275,7 @@ class ActionTask(ScoredTask):
         labels = self._labels()
         if base["scoring"] == "logprob":
             return _digit_record(response, text, base, labels)
-        return _json_record(text, base, meta, labels)
+        return _json_record(text, base, meta, labels, truncated=response.finish_reason == "length")
 
     def _labels(self) -> tuple[str, ...]:
         """The pack's names of Option 1 and Option 2 (none for English)."""
@@ -294,26 +297,39 @@ def _polarity_of(option: int, option1_polarity: Polarity) -> Polarity:
 
 
 def _json_record(
-    text: str, base: _ActionBase, meta: Mapping[str, object], labels: Sequence[str] = ()
+    raw: str,
+    base: _ActionBase,
+    meta: Mapping[str, object],
+    labels: Sequence[str] = (),
+    *,
+    truncated: bool = False,
 ) -> ActionRecord:
+    """Read a generated answer into a record.
+
+    An answer cut off at its token limit before any "action" field is failed: the options
+    its explanation happens to mention are not a choice.
+    """
     options = (str(meta.get("option1", "")), str(meta.get("option2", "")))
+    text = ascii_digits(raw)
     obj, repaired = extract_json_object(text)
-    option, exact, explanation = None, False, None
+    option, exact, explanation, answer = None, False, None, None
     if obj is not None:
         fields = {_NON_LETTERS.sub("", str(k).lower()): v for k, v in obj.items()}
         answer = next((fields[k] for k in fields if k in _ACTION_KEYS), None)
         option, exact = _option_number(answer, options, labels)
         found = next((fields[k] for k in fields if k in _EXPLANATION_KEYS), None)
         explanation = _as_text(found)
-    if option is None:
+    cut_off = truncated and answer is None
+    if option is None and not cut_off:
         option, exact = _option_in_text(text, labels), False
     if option is None:
         return ActionRecord(
             **base,
-            raw=text,
+            raw=raw,
             explanation=explanation,
             parse_status="failed",
-            refusal=is_refusal(text),
+            error=_TRUNCATED if cut_off else None,
+            refusal=not cut_off and is_refusal(raw),
         )
     status: ParseStatus = "ok" if exact and not repaired else "repaired"
     if meta.get("explanation") and not explanation:
@@ -323,7 +339,7 @@ def _json_record(
         choice=_polarity_of(option, base["option1_polarity"]),
         explanation=explanation,
         parse_status=status,
-        raw=text,
+        raw=raw,
     )
 
 
@@ -359,9 +375,9 @@ def _label_pattern(label: str) -> re.Pattern[str]:
 
 def _leading_label(text: str, labels: Sequence[str]) -> int | None:
     """The option whose pack label opens the answer (after quotes or punctuation)."""
-    stripped = text.strip().lstrip("\"'`*([{ ")
+    stripped = fold(text).lstrip("\"'`*([{ ")
     for i, label in enumerate(labels[:2]):
-        if label.strip() and _label_pattern(label).match(stripped):
+        if label.strip() and _label_pattern(fold(label)).match(stripped):
             return i + 1
     return None
 
@@ -370,7 +386,7 @@ def _labels_mentioned(text: str, labels: Sequence[str]) -> set[int]:
     return {
         i + 1
         for i, label in enumerate(labels[:2])
-        if label.strip() and _label_pattern(label).search(text)
+        if label.strip() and _label_pattern(fold(label)).search(fold(text))
     }
 
 
@@ -416,7 +432,7 @@ def _digit_record(
 ) -> ActionRecord:
     found = digit_distribution(response, OPTION_DIGITS)
     if found is None:
-        option = _option_in_text(text, labels)
+        option = _option_in_text(ascii_digits(text), labels)
         return ActionRecord(
             **base,
             choice=_polarity_of(option, base["option1_polarity"]) if option else None,

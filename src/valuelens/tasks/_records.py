@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, Literal, Protocol, TypedDict
@@ -152,6 +154,10 @@ class ScoredTask:
             return {"country": country, "topic": topic}
         return {"country": self.language.country(country), "topic": self.language.topic(topic)}
 
+    def _token_budget(self, tokens: int) -> int:
+        """`max_tokens` for an answer: more room in a pack's language (other scripts cost more)."""
+        return tokens if self.language is None else tokens * NON_ENGLISH_TOKEN_FACTOR
+
     def _language_meta(self) -> dict[str, str]:
         """Request metadata naming the prompt language (none for English, as before)."""
         return {} if self.language is None else {"language": self.language.code}
@@ -193,20 +199,62 @@ def language_of(meta: Mapping[str, Any]) -> str:
     return str(meta.get("language") or ENGLISH)
 
 
-def pack_phrases_to_digits(text: str, pack: LanguagePack) -> str:
-    """`text` with the pack's Likert words replaced by their digits (longer words first).
+# Zeros of the decimal digit blocks answers may use (Arabic-Indic, Extended Arabic-Indic as in
+# Urdu and Persian, Devanagari, Bengali, Gurmukhi, Gujarati, Tamil, Telugu, Kannada, Malayalam,
+# Thai, fullwidth); each block holds 0..9 in order.
+_DIGIT_ZEROS = (
+    0x0660, 0x06F0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0BE6, 0x0C66, 0x0CE6, 0x0D66, 0x0E50,
+    0xFF10,
+)  # fmt: skip
+_ASCII_DIGITS = {zero + i: str(i) for zero in _DIGIT_ZEROS for i in range(10)}
+# Arabic harakat, shadda, sukun and the like (U+064B-065F), superscript alef, tatweel.
+_ARABIC_MARKS = re.compile("[\u064b-\u065f\u0670\u0640]")
+# Spellings that differ only by keyboard: Arabic vs Urdu/Persian yeh and kaf, curly quotes.
+_FOLDED_LETTERS = str.maketrans(
+    {"\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9", "\u2019": "'", "\u2018": "'"}
+)
+_LEADING_DIGIT = re.compile(r"^\W*\d")
+# Punctuation around a one-word answer (with the Devanagari danda and Arabic comma and marks).
+_EDGE_PUNCTUATION = "\"'`*()[]{}.,;:!?-\u0964\u0965\u060c\u061b\u061f\u06d4\u00bf\u00a1 "
+# A pack's Task 1 and Task 2 answers take more tokens in non-Latin scripts.
+NON_ENGLISH_TOKEN_FACTOR = 3
 
-    Both scales are tried (survey and portrait); "1" is the first word of each.
+
+def ascii_digits(text: str) -> str:
+    """`text` with decimal digits of other scripts (`٢`, `२`, `۳`) written as ASCII digits."""
+    return text.translate(_ASCII_DIGITS)
+
+
+def fold(text: str) -> str:
+    """The form names and answer words are compared in (never stored or shown).
+
+    NFKC (so precomposed and decomposed nukta agree), case folded, curly apostrophes made
+    straight, Arabic diacritics and tatweel dropped, Arabic yeh/kaf read as the Urdu letters,
+    digits in ASCII and runs of whitespace collapsed.
     """
-    words = [
-        (word.casefold(), str(i + 1))
-        for scale in (pack.answers.likert_survey, pack.answers.likert_portrait)
-        for i, word in enumerate(scale)
-    ]
-    cleaned = " ".join(text.casefold().split())
-    for word, digit in sorted(words, key=lambda pair: -len(pair[0])):
-        cleaned = cleaned.replace(" ".join(word.split()), digit)
-    return cleaned
+    folded = unicodedata.normalize("NFKC", ascii_digits(text)).casefold()
+    folded = _ARABIC_MARKS.sub("", folded.translate(_FOLDED_LETTERS))
+    return " ".join(folded.split())
+
+
+def _bare_word(text: str) -> str:
+    """A folded answer without a leading digit and without punctuation around it."""
+    word = _LEADING_DIGIT.sub("", fold(text))
+    return word.strip(_EDGE_PUNCTUATION) if word else ""
+
+
+def pack_likert(answer: str, pack: LanguagePack) -> float | None:
+    """The Likert number of an answer that is exactly one of the pack's Likert words, else None.
+
+    The word must be the whole answer after folding (`fold`), a leading digit and surrounding
+    punctuation set aside: "सहमत नहीं" is not read as "सहमत". Both scales are tried (survey,
+    then portrait); "1" is the first word of each.
+    """
+    words: dict[str, float] = {}
+    for scale in (pack.answers.likert_survey, pack.answers.likert_portrait):
+        for i, word in enumerate(scale):
+            words.setdefault(fold(word), float(i + 1))
+    return words.get(_bare_word(answer))
 
 
 def record_fields(meta: Mapping[str, Any]) -> RecordFields:

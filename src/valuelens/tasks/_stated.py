@@ -31,17 +31,19 @@ from valuelens.tasks._records import (
     Scoring,
     StatedRecord,
     answer_text,
+    ascii_digits,
     check_scoring,
     digit_distribution,
+    fold,
     language_of,
     metadata,
     name_list,
-    pack_phrases_to_digits,
+    pack_likert,
     records_frame,
     task_templates,
     user_request,
 )
-from valuelens.taxonomy import LanguagePack, Taxonomy, load_taxonomy, name_key
+from valuelens.taxonomy import LanguagePack, Taxonomy, load_taxonomy
 
 LIKERT_DIGITS = ("1", "2", "3", "4")
 STATED_COLUMNS = [
@@ -167,7 +169,7 @@ class StatedTask(ScoredTask):
         return user_request(
             prompt,
             temperature=self.temperature,
-            max_tokens=64 + 24 * len(values),
+            max_tokens=self._token_budget(64 + 24 * len(values)),
             # A re-ask of all values would otherwise repeat the first request (and its cache key).
             seed=None if self.seed is None else self.seed + attempt,
             metadata=meta,
@@ -225,15 +227,17 @@ class StatedTask(ScoredTask):
                 StatedRecord(**base, value=n, scoring="generate", parse_status="error", error=error)
                 for n in names
             ]
-        parsed = parse_stated_response(text, names, aliases=self.aliases)
+        # Other scripts' digits ("२", "۳") are read as ASCII ones; `raw` keeps the text as given.
+        parsed = parse_stated_response(ascii_digits(text), names, aliases=self.aliases)
         found_status = "repaired" if _was_repaired(text, parsed.status) else "ok"
         status = {name: found_status for name in parsed.scores}
         scores = dict(parsed.scores)
         if self.language is not None:
-            for name, score in _pack_answers(text, parsed.missing, self.language).items():
+            found = _pack_answers(ascii_digits(text), parsed.missing, self.language)
+            for name, score in found.items():
                 scores[name], status[name] = score, found_status
         missing = [name for name in parsed.missing if name not in scores]
-        for name, score in _loose_answers(text, missing, self.aliases).items():
+        for name, score in _loose_answers(ascii_digits(text), missing, self.aliases).items():
             scores[name], status[name] = score, "repaired"
         refusal = not scores and is_refusal(text)
         return [
@@ -332,13 +336,13 @@ def _pack_answers(text: str, names: Iterable[str], pack: LanguagePack) -> dict[s
     obj, _ = extract_json_object(text)
     if obj is None or not wanted:
         return {}
-    canonical = {name_key(alias): name for alias, name in pack.value_aliases.items()}
-    canonical |= {name_key(name): name for name in wanted}
+    canonical = {fold(alias): name for alias, name in pack.value_aliases.items()}
+    canonical |= {fold(name): name for name in wanted}
     found: dict[str, float] = {}
     for key, answer in obj.items():
-        name = canonical.get(name_key(str(key)))
+        name = canonical.get(fold(str(key)))
         if name in wanted and name not in found and isinstance(answer, str):
-            score = likert_from_answer(pack_phrases_to_digits(answer, pack))
+            score = pack_likert(answer, pack)
             if score is not None:
                 found[name] = score
     return found
@@ -389,7 +393,7 @@ def _digit_record(result: ResultLike, base: _StatedValueBase) -> StatedRecord:
 
 
 def _leading_digit(text: str) -> str | None:
-    stripped = text.strip().lstrip("\"'`*([{ ")
+    stripped = ascii_digits(text).strip().lstrip("\"'`*([{ ")
     return stripped[0] if stripped[:1] in LIKERT_DIGITS else None
 
 

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -59,6 +60,17 @@ class AnswerWords(_Text):
     option_labels: tuple[str, str]
     likert_survey: tuple[str, str, str, str]
     likert_portrait: tuple[str, str, str, str]
+
+    @field_validator("option_labels", "likert_survey", "likert_portrait")
+    @classmethod
+    def _distinct_words(cls, words: tuple[str, ...]) -> tuple[str, ...]:
+        # A blank word would match every answer, and two equal words cannot tell answers apart.
+        if any(not word.strip() for word in words):
+            raise ValueError("every word must be non-blank")
+        keys = [unicodedata.normalize("NFKC", name_key(word)) for word in words]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"needs {len(keys)} different words, got {list(words)!r}")
+        return words
 
 
 class LanguagePack(_Text):
@@ -332,20 +344,53 @@ def entry_languages(
     return dict.fromkeys(countries, entry)
 
 
+def check_native_for(packs: Iterable[LanguagePack], taxonomy: Taxonomy) -> None:
+    """Fail when a user's pack claims, in `native_for`, a country the taxonomy does not have.
+
+    Built-in packs are not checked (a user's smaller taxonomy may lack their countries).
+
+    Raises:
+        ValuelensError: one line naming the pack file, the unknown country and the names
+            accepted.
+    """
+    known = {name_key(name) for name in taxonomy.country_names}
+    for pack in packs:
+        unknown = [c for c in pack.native_for if name_key(c) not in known]
+        if unknown and not pack.builtin:
+            raise ValuelensError(
+                f"language pack {pack.source}: unknown country {unknown[0]!r} under "
+                f"`native_for`; use the taxonomy's English names: "
+                f"{', '.join(taxonomy.country_names)}"
+            )
+
+
 def language_plan(
     spec: str | Sequence[str] | LanguageChoice,
     countries: Sequence[str],
     directory: str | Path | None = None,
+    *,
+    taxonomy: Taxonomy | None = None,
 ) -> dict[str, list[str]]:
     """Which countries each prompt language asks, over every `--language` entry.
 
     A (country, language) combination appears once even when two entries give it (`en,native`
     asks the United States in English once).
 
+    Args:
+        spec: the `--language` entries, or their parsed `LanguageChoice`.
+        countries: the run's canonical country names.
+        directory: a user's folder of packs.
+        taxonomy: when given, a user's pack's `native_for` is checked against its countries.
+
     Returns:
         language code -> countries, languages in order of first use.
+
+    Raises:
+        ValuelensError: an unknown language, or a `native_for` country the taxonomy lacks.
     """
     choice = spec if isinstance(spec, LanguageChoice) else parse_languages(spec, directory)
+    if taxonomy is not None:
+        check_native_for(choice.packs.values(), taxonomy)
     plan: dict[str, list[str]] = {}
     for entry in choice.entries:
         for country, code in entry_languages(entry, countries, choice.packs.values()).items():
