@@ -29,7 +29,7 @@ from valuelens._errors import ValuelensError
 from valuelens.data import extract_json_object, is_refusal
 from valuelens.models import Request
 from valuelens.models._base import JsonObject
-from valuelens.prompts import TemplateContract, TemplateSet, load_templates
+from valuelens.prompts import TemplateContract, TemplateSet
 from valuelens.tasks._predict import as_attributions
 from valuelens.tasks._records import (
     ParseStatus,
@@ -37,6 +37,7 @@ from valuelens.tasks._records import (
     answer_text,
     metadata,
     records_frame,
+    task_templates,
     user_request,
 )
 from valuelens.tasks._registry import register_task
@@ -271,9 +272,7 @@ def annotate_task(
     Raises:
         ValuelensError: templates without the `annotate` files.
     """
-    chosen = templates or load_templates(tasks=(TASK_NAME,))
-    if TASK_NAME not in chosen.tasks:
-        raise ValuelensError(f"the templates from {chosen.source} have no annotate files")
+    chosen = task_templates(templates, TASK_NAME, "annotate")
     return AnnotateTask(
         templates=chosen,
         values=values or load_taxonomy(),

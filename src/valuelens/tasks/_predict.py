@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 from valuelens._errors import ValuelensError
 from valuelens.data._predictions import as_label, parse_label
 from valuelens.models import Request
-from valuelens.prompts import TemplateSet, load_templates
+from valuelens.prompts import TemplateSet
 from valuelens.prompts._contracts import PREDICT_TEMPLATE
 from valuelens.prompts._variants import (
     PREDICT_SETTINGS,
@@ -46,6 +46,7 @@ from valuelens.tasks._records import (
     answer_text,
     metadata,
     records_frame,
+    task_templates,
     user_request,
 )
 
@@ -260,9 +261,7 @@ def predict_task(
         ValuelensError: an unknown setting, an example without a boolean label, or templates
             without the `predict` files.
     """
-    chosen = templates or load_templates(tasks=(TASK_NAME,))
-    if TASK_NAME not in chosen.tasks:
-        raise ValuelensError(f"the templates from {chosen.source} have no predict files")
+    chosen = task_templates(templates, TASK_NAME, "predict")
     shown = _entries(examples) if examples is not None else []
     unlabelled = [str(e["item"]) for e in shown if e["label"] is None]
     if unlabelled:
