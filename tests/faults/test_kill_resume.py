@@ -87,6 +87,15 @@ def _kill_at_a_random_moment(
     return True
 
 
+def _force_a_full_write(out: Path) -> None:
+    """Make the next launch score and write every table again.
+
+    A rerun of a complete run with the same inputs keeps its tables (`pipeline._reuse`) and
+    rewrites only the summary; without a table file it computes and writes everything.
+    """
+    (out / "pairs.csv").unlink(missing_ok=True)
+
+
 def _check_after_kill(out: Path) -> None:
     """What a kill may leave: an intact store, and whole files or none."""
     if (path := store_path(out)).exists():
@@ -116,6 +125,8 @@ def test_sigkill_at_random_moments_then_resume(baseline: Baseline, tmp_path: Pat
             launches += 1
             early = len(kills) < KILLS - WRITING_KILLS and len(saved_before) < N_REQUESTS
             moment = rng.choice(MOMENTS) if early else "writing"
+            if moment == "writing":
+                _force_a_full_write(out)
             child = subprocess.Popen(
                 command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
             )

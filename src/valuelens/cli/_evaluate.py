@@ -146,7 +146,13 @@ def _run_evaluation(config: EvaluateConfig, dry_run: bool) -> None:
     if source := outcome.summary.get("actions_source"):
         print_info(f"actions: {source}", style="dim")
     if outcome.result is not None:
-        show_summary(outcome.summary, outcome.out)
+        show_summary(outcome.summary, None if outcome.reused else outcome.out)
+        if outcome.reused:
+            print_info(
+                f"same answers and settings as the last run in {outcome.out}: kept its tables "
+                "and report (summary.json updated)",
+                style="dim",
+            )
     else:
         print_info(f"wrote responses to {outcome.out} (scoring needs both tasks)")
     for task in config.tasks:

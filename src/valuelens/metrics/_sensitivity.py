@@ -40,7 +40,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.stats import binomtest  # type: ignore[import-untyped]
 
 from valuelens.metrics._alignment import binarize, bootstrap_ci, scores_by_group
 from valuelens.metrics._measures import Measure, register_measure
@@ -312,6 +311,10 @@ def position_bias(answers: pd.DataFrame, *, level: float = 0.95) -> PositionBias
         shown = "negative" if answers["option_order"].iloc[0] == 1 else "positive"
         note = f"only one option order was asked (the {shown} action first)"
         return PositionBias(None, None, None, 0, n, note)
+    # Imported here: `scipy.stats` takes half a second to import, which every command that
+    # imports the metrics (and a rerun that keeps its results) would pay for.
+    from scipy.stats import binomtest  # type: ignore[import-untyped]
+
     negative_first = answers["option_order"] == 1
     first = int(((answers["y"] == 1) == negative_first).sum())
     test = binomtest(first, n, 0.5)

@@ -171,15 +171,16 @@ class EmbeddedBackend:
             n_threads: CPU threads for llama.cpp; half the available cores (at least 1, at
                 most 8) when None.
             n_threads_batch: CPU threads for reading prompts (and for steps that decode
-                several slots at once); `n_threads` when None. Reading the prompt is nearly
-                all of a Task 1 log-probability request (it generates one token). More threads
-                do not change the answers, but whether they help depends on free cores: on
-                this project's shared 2-core machine, 2 prompt threads took 0.33x to 1.6x the
-                wall time of 1 (benchmarks/bench_embedded.py). Threads meet at a barrier after
-                every operation and wait there asleep (`OMP_WAIT_POLICY=PASSIVE` while
-                llama.cpp loads, unless set): spinning threads take the cores from the ones
-                still working (2 spinning threads were 3x slower than 1 on a busy machine, and
-                used 3x the CPU; sleeping ones used the same CPU as 1).
+                several slots at once); every available core (at most 16, at least
+                `n_threads`) when None. Reading the prompt is nearly all of a Task 1
+                log-probability request (it generates one token): on an idle 2-core machine
+                2 prompt threads took 0.63x the wall time of 1; with other jobs on the cores
+                anything from 0.33x to 1.6x (benchmarks/bench_embedded.py). More threads do
+                not change the answers. Threads meet at a barrier after every operation and
+                wait there asleep (`OMP_WAIT_POLICY=PASSIVE` while llama.cpp loads, unless
+                set): spinning threads take the cores from the ones still working (2 spinning
+                threads were 3x slower than 1 on a busy machine, and used 3x the CPU; sleeping
+                ones used the same CPU as 1).
 
         Raises:
             ValuelensError: if the model file does not exist.
@@ -201,7 +202,7 @@ class EmbeddedBackend:
         self._n_parallel = max(1, n_parallel)
         self._n_ctx_per_slot = n_ctx_per_slot
         self._n_threads = n_threads or max(1, min(_cpu_count() // 2, 8))
-        self._n_threads_batch = n_threads_batch or self._n_threads
+        self._n_threads_batch = n_threads_batch or max(self._n_threads, min(_cpu_count(), 16))
         self._identity = {"kind": "embedded", "model": model_name, "endpoint": "in-process"}
         self._server: Any = None
         self._load_lock = threading.Lock()

@@ -33,13 +33,21 @@ from valuelens.metrics import (
 from valuelens.models import Request
 from valuelens.models._args import ModelArgs
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
+from valuelens.pipeline._reuse import USAGE_KEYS, inputs_digest, reusable_results
 from valuelens.pipeline._session import Session, SessionSettings, open_session
 from valuelens.pipeline._subset import Pair, stratified_pairs
 from valuelens.pipeline._tables import storable
 from valuelens.pipeline._tasks import configured_task, evaluation_task, run_evaluation
 from valuelens.prompts import TemplateSet, load_templates, template_sources
 from valuelens.runner import Estimate, Runner, RunResult, RunStats
-from valuelens.runs import write_run
+from valuelens.runs import (
+    Manifest,
+    read_run_table,
+    read_summary_json,
+    record_report,
+    rewrite_summary,
+    write_run,
+)
 from valuelens.tasks import (
     ActionTask,
     Evaluation,
@@ -194,7 +202,9 @@ class EvaluateOutcome:
     """What an evaluation produced: the scores (None when only one task ran) and its tables.
 
     `completeness` says whether every request got an answer; when not, the scores and
-    `summary` (`"complete": false`) come from the answers that arrived.
+    `summary` (`"complete": false`) come from the answers that arrived. A rerun that would
+    compute the same results keeps the run directory's (`reused`): then `result.summary` is
+    the whole summary and the scored tables are read back from the directory.
     """
 
     out: Path
@@ -203,6 +213,8 @@ class EvaluateOutcome:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     report: Path | None = None
     completeness: Completeness = field(default_factory=Completeness)
+    reused: bool = False
+    """True when the run directory already held these results and kept them (`_reuse`)."""
 
 
 @dataclass(frozen=True)
@@ -905,6 +917,10 @@ def _finish(
             }
     if "responses_action" in tables:
         summary["action_first_option_rate"] = first_option_rate(tables["responses_action"])
+    digest = inputs_digest(config, summary, tables)
+    previous = reusable_results(config.out, digest)
+    if previous is not None:
+        return _reused(config, summary, tables, previous, completeness)
     result = None
     if {"responses_stated", "responses_action"} <= tables.keys():
         stated = plan.only_chosen_pairs(tables["responses_stated"])
@@ -923,9 +939,40 @@ def _finish(
         tables |= language_tables
         summary |= language_summary
     summary |= _extra_summary(plan, tables, summary)
-    write_run(config.out, summary, storable(tables))
-    report = _write_report(config) if config.report and result is not None else None
+    write_run(config.out, summary, storable(tables), inputs_sha256=digest)
+    report = _write_report(config, digest) if config.report and result is not None else None
     return EvaluateOutcome(config.out, summary, result, tables, report, completeness)
+
+
+def _reused(
+    config: EvaluateConfig,
+    summary: dict[str, Any],
+    tables: dict[str, pd.DataFrame],
+    previous: Manifest,
+    completeness: Completeness,
+) -> EvaluateOutcome:
+    """The outcome of a rerun whose results the run directory already holds (`_reuse`).
+
+    Only the summary's usage figures change; the tables stay, and so does a report rendered
+    from them. The tables the tasks produced are this run's; the others are read back.
+    """
+    kept = read_summary_json(config.out) | {key: summary[key] for key in USAGE_KEYS}
+    rewrite_summary(config.out, kept)
+    stored = {
+        name: read_run_table(config.out, name) for name in previous.tables if name not in tables
+    }
+    scored = {name: table for name, table in stored.items() if table is not None}
+    result = None
+    if {"responses_stated", "responses_action"} <= tables.keys():
+        result = ValueActionResult(kept, scored)
+    report = None
+    if config.report and result is not None:
+        current = config.out / "report.html"
+        digest = previous.inputs_sha256
+        fresh = previous.report_inputs_sha256 == digest and current.is_file()
+        report = current if fresh else _write_report(config, digest)
+    tables = {**scored, **tables}
+    return EvaluateOutcome(config.out, kept, result, tables, report, completeness, reused=True)
 
 
 def _language_results(
@@ -1000,7 +1047,9 @@ def _extra_template_sources(plan: _Plan) -> dict[str, str]:
     return sources
 
 
-def _write_report(config: EvaluateConfig) -> Path:
+def _write_report(config: EvaluateConfig, digest: str | None) -> Path:
     from valuelens.report import render_report
 
-    return render_report([config.out], config.out / "report.html")
+    report = render_report([config.out], config.out / "report.html")
+    record_report(config.out, digest)
+    return report

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -225,9 +226,14 @@ def write_ledger(run_dir: Path, store: Store) -> None:
     """Record in `run_dir` which store `store` is and which keys the run asked it for."""
     keys = store.used_keys()
     ledger = RunLedger(store=str(store.path.resolve()), n_requests=len(keys), keys=keys)
+    text = ledger.model_dump_json(indent=1) + "\n"
+    path = run_dir / LEDGER_NAME
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        if path.read_text(encoding="utf-8") == text:
+            return  # a rerun that asked the same: the file stays as it is
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(run_dir / LEDGER_NAME, ledger.model_dump_json(indent=1) + "\n")
+        write_text_atomic(path, text)
     except OSError:
         pass  # an unwritable run directory is reported when the run itself is written
 

@@ -18,6 +18,9 @@ from valuelens.runs._directory import (
     read_run,
     read_run_table,
     read_summary,
+    read_summary_json,
+    record_report,
+    rewrite_summary,
     write_run,
 )
 from valuelens.runs._harms import HARMS, HarmsSummary
@@ -75,6 +78,9 @@ __all__ = [
     "read_run",
     "read_run_table",
     "read_summary",
+    "read_summary_json",
+    "record_report",
     "register_summary_model",
+    "rewrite_summary",
     "write_run",
 ]

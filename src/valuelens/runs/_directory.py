@@ -10,6 +10,9 @@ This module is the only one that writes or reads a run directory's files:
 The manifest lists the tables with their row counts and columns, the schema version and the
 valuelens version that wrote them. It is written after `summary.json` and records the summary's
 hash, so a manifest that a crash left behind from an earlier write is recognised and ignored.
+A writer that can tell what its results were computed from records that as `inputs_sha256`
+(and `report_inputs_sha256` for the `report.html` it rendered), so a rerun with the same inputs
+can keep the tables (`rewrite_summary`, `record_report`).
 
 Example:
     >>> record = read_run("runs/gpt-4o-mini")  # doctest: +SKIP
@@ -63,6 +66,10 @@ class Manifest(BaseModel):
     kind: str
     summary_sha256: str
     tables: dict[str, TableEntry]
+    inputs_sha256: str | None = None
+    """What the summary and tables were computed from, as the writer fingerprinted it."""
+    report_inputs_sha256: str | None = None
+    """The `inputs_sha256` of the results that `report.html` was rendered from."""
 
 
 def write_run(
@@ -71,6 +78,7 @@ def write_run(
     tables: Mapping[str, pd.DataFrame],
     *,
     wait: bool = False,
+    inputs_sha256: str | None = None,
 ) -> Path:
     """Write `<name>.parquet` + `<name>.csv` per table, `summary.json` and `manifest.json`.
 
@@ -86,6 +94,8 @@ def write_run(
         summary: the JSON-ready summary (NaN and infinities are written as null).
         tables: the tables by name.
         wait: when another process is writing the directory, wait for it instead of failing.
+        inputs_sha256: the fingerprint of what the results were computed from, for the
+            manifest (see `rewrite_summary`).
 
     Returns:
         The directory.
@@ -97,7 +107,7 @@ def write_run(
     out = Path(out_dir)
     data = checked_summary(summary, source=f"summary for {out}")
     text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    manifest = _manifest(data, text, tables)
+    manifest = _manifest(data, text, tables).model_copy(update={"inputs_sha256": inputs_sha256})
     with run_dir_lock(out, wait=wait), staged_writes() as stage:
         for name, table in tables.items():
             stage.add(out / f"{name}.parquet", partial(table.to_parquet, index=False))
@@ -105,6 +115,40 @@ def write_run(
         stage.add_text(out / SUMMARY_FILE, text)
         stage.add_text(out / MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n")
     return out
+
+
+def rewrite_summary(out_dir: str | Path, summary: Mapping[str, object]) -> Manifest:
+    """Replace the summary of a run whose tables stay as they are; the manifest follows.
+
+    The manifest keeps its tables and fingerprints and records the new summary's hash.
+    Written atomically under the directory's lock, as `write_run` does.
+
+    Raises:
+        ValuelensError: when the directory has no current manifest, the summary does not fit
+            its kind's model, or a file cannot be written.
+    """
+    out = Path(out_dir)
+    manifest = read_manifest(out)
+    if manifest is None:
+        raise ValuelensError(f"{out} has no current {MANIFEST_FILE}: write the whole run instead")
+    data = checked_summary(summary, source=f"summary for {out}")
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    updated = manifest.model_copy(update={"kind": kind_of(data), "summary_sha256": _sha256(text)})
+    with run_dir_lock(out), staged_writes() as stage:
+        stage.add_text(out / SUMMARY_FILE, text)
+        stage.add_text(out / MANIFEST_FILE, updated.model_dump_json(indent=2) + "\n")
+    return updated
+
+
+def record_report(out_dir: str | Path, inputs_sha256: str | None) -> None:
+    """Note in the manifest which results `report.html` shows (nothing without a manifest)."""
+    out = Path(out_dir)
+    manifest = read_manifest(out)
+    if manifest is None:
+        return
+    updated = manifest.model_copy(update={"report_inputs_sha256": inputs_sha256})
+    with run_dir_lock(out), staged_writes() as stage:
+        stage.add_text(out / MANIFEST_FILE, updated.model_dump_json(indent=2) + "\n")
 
 
 def checked_summary(summary: Mapping[str, object], *, source: str = "summary") -> dict[str, Any]:
@@ -173,6 +217,11 @@ def read_summary(run_dir: str | Path) -> RunSummary:
     """
     data, file = _summary_json(Path(run_dir))
     return parse_summary(data, source=file)
+
+
+def read_summary_json(run_dir: str | Path) -> dict[str, object]:
+    """A run directory's `summary.json` as written (a dict), with `read_summary`'s checks."""
+    return _summary_json(Path(run_dir))[0]
 
 
 def _summary_json(run_dir: Path) -> tuple[dict[str, object], str]:
