@@ -9,7 +9,9 @@ missing file, a manifest from another writer) computes everything again.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,7 +25,14 @@ from support.evaluate_run import RUN_ONLY_KEYS, evaluate_args, read_summary, wri
 from support.fake_server import FakeServer, FaultConfig, serve_in_thread
 from valuelens.cli import app
 from valuelens.pipeline import EvaluateConfig, EvaluateOutcome, _reuse, evaluate
-from valuelens.pipeline._reuse import inputs_digest, table_fingerprint
+from valuelens.pipeline._reuse import (
+    extension_fingerprint,
+    inputs_digest,
+    report_is_current,
+    report_key,
+    table_fingerprint,
+)
+from valuelens.report import Section, register_section, unregister_section
 from valuelens.runs import checked_summary, read_manifest, write_run
 
 COUNTRY, TOPIC = "United States", "Environment"
@@ -81,7 +90,8 @@ def test_a_rerun_keeps_every_file_and_gives_the_same_outcome(
     assert written["invocations"] == 2 and written["usage"]["requests_cached"] == sent
     assert _without_usage(written) == _without_usage(again.summary)
     manifest = read_manifest(config.out)
-    assert manifest is not None and manifest.report_inputs_sha256 == manifest.inputs_sha256
+    assert manifest is not None and manifest.files_intact(config.out)
+    assert report_is_current(manifest, config.out, report_key(manifest.inputs_sha256, config.out))
     assert again.report == config.out / "report.html"
     assert again.result is not None and first.result is not None
     assert again.result.summary["alignment_rate"] == first.result.summary["alignment_rate"]
@@ -167,6 +177,51 @@ def test_a_missing_table_file_computes_again(config: EvaluateConfig) -> None:
     assert (config.out / "pairs.csv").is_file()
 
 
+@pytest.mark.parametrize("name", ["pairs.csv", "pairs.parquet"])
+def test_an_edited_or_damaged_table_file_computes_again(config: EvaluateConfig, name: str) -> None:
+    first = evaluate(config)
+    path = config.out / name
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # e.g. a half-saved edit
+    again = evaluate(config)
+    assert not again.reused and again.summary["n_pairs"] == first.summary["n_pairs"]
+    manifest = read_manifest(config.out)
+    assert manifest is not None and manifest.files_intact(config.out)
+
+
+def test_tables_mixed_by_a_write_that_stopped_halfway_compute_again(
+    config: EvaluateConfig,
+) -> None:
+    """Another evaluation's table in place of this one's, the manifest still this run's."""
+    first = evaluate(config)
+    fewer = replace(config, out=config.out.parent / "fewer", values="Honest,Wealth")
+    assert len(evaluate(fewer).tables["pairs"]) != len(first.tables["pairs"])
+    shutil.copy(fewer.out / "pairs.parquet", config.out / "pairs.parquet")
+    again = evaluate(config)
+    assert not again.reused and len(again.tables["pairs"]) == len(first.tables["pairs"])
+
+
+def test_a_report_overwritten_by_another_render_is_rendered_again(
+    config: EvaluateConfig,
+) -> None:
+    evaluate(config)
+    (config.out / "report.html").write_text("<html>a comparison of other runs</html>")
+    again = evaluate(config)
+    assert again.reused and again.report is not None
+    assert "a comparison of other runs" not in again.report.read_text(encoding="utf-8")
+
+
+def test_a_copied_run_directory_keeps_its_tables_but_renders_its_own_report(
+    config: EvaluateConfig,
+) -> None:
+    evaluate(config)
+    copy = config.out.parent / "copy"
+    shutil.copytree(config.out, copy)
+    before = (copy / "report.html").read_bytes()
+    again = evaluate(replace(config, out=copy))
+    assert again.reused  # the results do not depend on the folder's name
+    assert (copy / "report.html").read_bytes() != before  # the page shows the folder's name
+
+
 def test_a_manifest_from_another_writer_computes_again(config: EvaluateConfig) -> None:
     first: EvaluateOutcome = evaluate(config)
     # What e.g. `valuelens harms` does when it adds its tables to an evaluation's directory.
@@ -195,6 +250,64 @@ def test_without_the_report_flag_no_report_is_written(config: EvaluateConfig) ->
 
 
 # --- the fingerprint itself ---
+
+
+def test_an_extension_without_a_source_file_keeps_nothing(config: EvaluateConfig) -> None:
+    def build(context: object) -> None:
+        return None
+
+    build.__module__ = "a_notebook_cell"  # what a function defined in Jupyter looks like
+    evaluate(config)
+    register_section(Section("from-a-notebook", "From a notebook", build))
+    try:
+        assert extension_fingerprint() is None
+        assert not evaluate(config).reused
+    finally:
+        unregister_section("from-a-notebook")
+    assert extension_fingerprint() is not None
+
+
+def test_an_extensions_source_is_part_of_the_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "my_section.py"
+    module.write_text("def build(context):\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_section  # type: ignore[import-not-found]
+
+    before = extension_fingerprint()
+    register_section(Section("mine", "Mine", my_section.build))
+    try:
+        registered = extension_fingerprint()
+        module.write_text("def build(context):\n    return 'edited'\n")
+        assert len({before, registered, extension_fingerprint()}) == 3
+    finally:
+        unregister_section("mine")
+        sys.modules.pop("my_section", None)
+
+
+def test_library_versions_are_part_of_the_fingerprint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = EvaluateConfig(out=tmp_path / "run")
+    digest = inputs_digest(config, {}, {})
+    monkeypatch.setattr(_reuse, "version", lambda name: "0.0.1")
+    assert inputs_digest(config, {}, {}) != digest
+
+
+def test_folders_are_read_through_links_without_hidden_files(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "variant_0.jinja").write_text("one")
+    folder = tmp_path / "templates"
+    (folder / "stated").mkdir(parents=True)
+    (folder / "linked").symlink_to(real, target_is_directory=True)
+    config = EvaluateConfig(out=tmp_path / "run", templates=folder)
+    digest = inputs_digest(config, {}, {})
+    (folder / "stated" / ".variant_0.jinja.swp").write_text("an editor's swap file")
+    assert inputs_digest(config, {}, {}) == digest
+    (real / "variant_0.jinja").write_text("two")
+    assert inputs_digest(config, {}, {}) != digest
 
 
 def test_table_fingerprint_follows_values_columns_and_dtypes_not_the_index() -> None:

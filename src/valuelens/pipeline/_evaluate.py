@@ -33,7 +33,13 @@ from valuelens.metrics import (
 from valuelens.models import Request
 from valuelens.models._args import ModelArgs
 from valuelens.pipeline._completeness import Completeness, accumulated_usage, usage_of
-from valuelens.pipeline._reuse import USAGE_KEYS, inputs_digest, reusable_results
+from valuelens.pipeline._reuse import (
+    USAGE_KEYS,
+    inputs_digest,
+    report_is_current,
+    report_key,
+    reusable_results,
+)
 from valuelens.pipeline._session import Session, SessionSettings, open_session
 from valuelens.pipeline._subset import Pair, stratified_pairs
 from valuelens.pipeline._tables import storable
@@ -41,6 +47,7 @@ from valuelens.pipeline._tasks import configured_task, evaluation_task, run_eval
 from valuelens.prompts import TemplateSet, load_templates, template_sources
 from valuelens.runner import Estimate, Runner, RunResult, RunStats
 from valuelens.runs import (
+    REPORT_FILE,
     Manifest,
     read_run_table,
     read_summary_json,
@@ -919,8 +926,9 @@ def _finish(
         summary["action_first_option_rate"] = first_option_rate(tables["responses_action"])
     digest = inputs_digest(config, summary, tables)
     previous = reusable_results(config.out, digest)
-    if previous is not None:
-        return _reused(config, summary, tables, previous, completeness)
+    kept = _kept_tables(config.out, previous, tables) if previous is not None else None
+    if previous is not None and kept is not None:
+        return _reused(config, summary, tables, kept, previous, completeness)
     result = None
     if {"responses_stated", "responses_action"} <= tables.keys():
         stated = plan.only_chosen_pairs(tables["responses_stated"])
@@ -944,33 +952,49 @@ def _finish(
     return EvaluateOutcome(config.out, summary, result, tables, report, completeness)
 
 
+def _kept_tables(
+    out: Path, previous: Manifest, tables: Mapping[str, pd.DataFrame]
+) -> dict[str, pd.DataFrame] | None:
+    """The run's scored tables read back; None when one cannot be read (compute again)."""
+    kept = {}
+    for name in previous.tables:
+        if name in tables:
+            continue
+        try:
+            table = read_run_table(out, name)
+        except ValuelensError:
+            return None
+        if table is None:
+            return None
+        kept[name] = table
+    return kept
+
+
 def _reused(
     config: EvaluateConfig,
     summary: dict[str, Any],
     tables: dict[str, pd.DataFrame],
+    scored: dict[str, pd.DataFrame],
     previous: Manifest,
     completeness: Completeness,
 ) -> EvaluateOutcome:
     """The outcome of a rerun whose results the run directory already holds (`_reuse`).
 
     Only the summary's usage figures change; the tables stay, and so does a report rendered
-    from them. The tables the tasks produced are this run's; the others are read back.
+    from them. The tables the tasks produced are this run's; `scored` are read back.
     """
     kept = read_summary_json(config.out) | {key: summary[key] for key in USAGE_KEYS}
     rewrite_summary(config.out, kept)
-    stored = {
-        name: read_run_table(config.out, name) for name in previous.tables if name not in tables
-    }
-    scored = {name: table for name, table in stored.items() if table is not None}
     result = None
     if {"responses_stated", "responses_action"} <= tables.keys():
         result = ValueActionResult(kept, scored)
     report = None
     if config.report and result is not None:
-        current = config.out / "report.html"
-        digest = previous.inputs_sha256
-        fresh = previous.report_inputs_sha256 == digest and current.is_file()
-        report = current if fresh else _write_report(config, digest)
+        key = report_key(previous.inputs_sha256, config.out)
+        if report_is_current(previous, config.out, key):
+            report = config.out / REPORT_FILE
+        else:
+            report = _write_report(config, previous.inputs_sha256)
     tables = {**scored, **tables}
     return EvaluateOutcome(config.out, kept, result, tables, report, completeness, reused=True)
 
@@ -1048,8 +1072,10 @@ def _extra_template_sources(plan: _Plan) -> dict[str, str]:
 
 
 def _write_report(config: EvaluateConfig, digest: str | None) -> Path:
+    """Render `report.html` and note in the manifest what it shows (see `_reuse.report_key`)."""
     from valuelens.report import render_report
 
-    report = render_report([config.out], config.out / "report.html")
-    record_report(config.out, digest)
+    record_report(config.out, None)  # a render that stops halfway is not taken for current
+    report = render_report([config.out], config.out / REPORT_FILE)
+    record_report(config.out, report_key(digest, config.out))
     return report

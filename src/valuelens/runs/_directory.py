@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from importlib.metadata import PackageNotFoundError
@@ -49,6 +49,7 @@ from valuelens.runs._summary import (
 
 SUMMARY_FILE = "summary.json"
 MANIFEST_FILE = "manifest.json"
+REPORT_FILE = "report.html"
 
 
 class TableEntry(BaseModel):
@@ -56,6 +57,8 @@ class TableEntry(BaseModel):
 
     rows: int
     columns: list[str]
+    sha256: dict[str, str] = {}
+    """The SHA-256 of each of its files as written (`pairs.parquet`, `pairs.csv`)."""
 
 
 class Manifest(BaseModel):
@@ -69,7 +72,20 @@ class Manifest(BaseModel):
     inputs_sha256: str | None = None
     """What the summary and tables were computed from, as the writer fingerprinted it."""
     report_inputs_sha256: str | None = None
-    """The `inputs_sha256` of the results that `report.html` was rendered from."""
+    """What `report.html` was rendered from, as its writer fingerprinted it."""
+    report_sha256: str | None = None
+    """The SHA-256 of `report.html` as that writer left it."""
+
+    def files_intact(self, run_dir: str | Path) -> bool:
+        """Whether every table file is there with the content recorded when it was written."""
+        folder = Path(run_dir)
+        for entry in self.tables.values():
+            if not entry.sha256:
+                return False
+            for name, expected in entry.sha256.items():
+                if file_sha256(folder / name) != expected:
+                    return False
+        return True
 
 
 def write_run(
@@ -107,14 +123,38 @@ def write_run(
     out = Path(out_dir)
     data = checked_summary(summary, source=f"summary for {out}")
     text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    manifest = _manifest(data, text, tables).model_copy(update={"inputs_sha256": inputs_sha256})
+    hashes: dict[str, str] = {}
     with run_dir_lock(out, wait=wait), staged_writes() as stage:
         for name, table in tables.items():
-            stage.add(out / f"{name}.parquet", partial(table.to_parquet, index=False))
-            stage.add(out / f"{name}.csv", partial(table.to_csv, index=False))
+            for file, write in (
+                (f"{name}.parquet", partial(table.to_parquet, index=False)),
+                (f"{name}.csv", partial(table.to_csv, index=False)),
+            ):
+                stage.add(out / file, partial(_write_hashed, write, hashes, file))
+        manifest = _manifest(data, text, tables, hashes)
         stage.add_text(out / SUMMARY_FILE, text)
+        manifest = manifest.model_copy(update={"inputs_sha256": inputs_sha256})
         stage.add_text(out / MANIFEST_FILE, manifest.model_dump_json(indent=2) + "\n")
     return out
+
+
+def _write_hashed(
+    write: Callable[[Path], object], hashes: dict[str, str], name: str, path: Path
+) -> None:
+    write(path)
+    digest = file_sha256(path)
+    if digest is None:
+        raise OSError(f"cannot read back {path}")
+    hashes[name] = digest
+
+
+def file_sha256(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes (hex); None when it cannot be read."""
+    try:
+        with path.open("rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    except OSError:
+        return None
 
 
 def rewrite_summary(out_dir: str | Path, summary: Mapping[str, object]) -> Manifest:
@@ -141,12 +181,18 @@ def rewrite_summary(out_dir: str | Path, summary: Mapping[str, object]) -> Manif
 
 
 def record_report(out_dir: str | Path, inputs_sha256: str | None) -> None:
-    """Note in the manifest which results `report.html` shows (nothing without a manifest)."""
+    """Note in the manifest what `report.html` was rendered from, and its content's hash.
+
+    None forgets it (e.g. before the report is rendered again). Nothing without a manifest.
+    """
     out = Path(out_dir)
     manifest = read_manifest(out)
     if manifest is None:
         return
-    updated = manifest.model_copy(update={"report_inputs_sha256": inputs_sha256})
+    content = file_sha256(out / REPORT_FILE) if inputs_sha256 is not None else None
+    updated = manifest.model_copy(
+        update={"report_inputs_sha256": inputs_sha256, "report_sha256": content}
+    )
     with run_dir_lock(out), staged_writes() as stage:
         stage.add_text(out / MANIFEST_FILE, updated.model_dump_json(indent=2) + "\n")
 
@@ -183,7 +229,10 @@ def json_ready(value: object) -> Any:
 
 
 def _manifest(
-    data: Mapping[str, object], text: str, tables: Mapping[str, pd.DataFrame]
+    data: Mapping[str, object],
+    text: str,
+    tables: Mapping[str, pd.DataFrame],
+    hashes: Mapping[str, str],
 ) -> Manifest:
     return Manifest(
         schema_version=SCHEMA_VERSION,
@@ -191,7 +240,15 @@ def _manifest(
         kind=kind_of(data),
         summary_sha256=_sha256(text),
         tables={
-            name: TableEntry(rows=len(table), columns=[str(c) for c in table.columns])
+            name: TableEntry(
+                rows=len(table),
+                columns=[str(c) for c in table.columns],
+                sha256={
+                    file: hashes[file]
+                    for file in (f"{name}.parquet", f"{name}.csv")
+                    if file in hashes
+                },
+            )
             for name, table in tables.items()
         },
     )
